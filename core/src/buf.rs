@@ -1,0 +1,204 @@
+//! A bounds-checked cursor over a caller's output buffer.
+//!
+//! Writes past the end are not an error at the time they happen: the cursor keeps counting, so
+//! that one pass both encodes (when the buffer is large enough) and learns the exact size it
+//! needed (when it is not). `finish` turns that into `Ok(len)` or `BufferTooSmall { required }`.
+
+/// The caller's buffer cannot hold the encoded bytes; nothing meaningful was written.
+///
+/// `required` is the exact number of bytes the same call needs, so the caller can grow its
+/// buffer and retry (the state machine's state is left untouched).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BufferTooSmall {
+    /// Bytes the encoding needs.
+    pub required: usize,
+}
+
+impl core::fmt::Display for BufferTooSmall {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "buffer too small: {} bytes required", self.required)
+    }
+}
+
+/// Something bytes can be written to: the buffer cursor, or an encoder stacked on it.
+pub(crate) trait Sink {
+    fn put(&mut self, bytes: &[u8]);
+    fn byte(&mut self, b: u8) {
+        self.put(&[b]);
+    }
+}
+
+impl Sink for Writer<'_> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        Writer::put(self, bytes)
+    }
+    #[inline]
+    fn byte(&mut self, b: u8) {
+        Writer::byte(self, b)
+    }
+}
+
+pub(crate) struct Writer<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
+}
+
+impl<'a> Writer<'a> {
+    pub(crate) fn new(buf: &'a mut [u8]) -> Self {
+        Writer { buf, pos: 0 }
+    }
+
+    /// A writer that only counts.
+    pub(crate) fn counting() -> Writer<'static> {
+        Writer {
+            buf: &mut [],
+            pos: 0,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.pos
+    }
+
+    #[inline]
+    pub(crate) fn put(&mut self, bytes: &[u8]) {
+        let end = self.pos.saturating_add(bytes.len());
+        if let Some(dst) = self.buf.get_mut(self.pos..end) {
+            dst.copy_from_slice(bytes);
+        }
+        self.pos = end;
+    }
+
+    #[inline]
+    pub(crate) fn byte(&mut self, b: u8) {
+        if let Some(dst) = self.buf.get_mut(self.pos) {
+            *dst = b;
+        }
+        self.pos = self.pos.saturating_add(1);
+    }
+
+    /// Decimal, without `core::fmt` (kept out of the hot path for size and speed).
+    pub(crate) fn dec(&mut self, mut n: u64) {
+        let mut tmp = [0u8; 20];
+        let mut i = tmp.len();
+        loop {
+            i -= 1;
+            tmp[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.put(&tmp[i..]);
+    }
+
+    /// Lower-case hexadecimal, as chunk sizes are written.
+    pub(crate) fn hex(&mut self, mut n: u64) {
+        let mut tmp = [0u8; 16];
+        let mut i = tmp.len();
+        loop {
+            i -= 1;
+            tmp[i] = b"0123456789abcdef"[(n & 0xf) as usize];
+            n >>= 4;
+            if n == 0 {
+                break;
+            }
+        }
+        self.put(&tmp[i..]);
+    }
+
+    pub(crate) fn finish(self) -> Result<usize, BufferTooSmall> {
+        if self.pos <= self.buf.len() {
+            Ok(self.pos)
+        } else {
+            Err(BufferTooSmall { required: self.pos })
+        }
+    }
+}
+
+/// ASCII case-insensitive equality, for header names.
+#[inline]
+pub(crate) fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// Parses an unsigned decimal with no sign, no spaces and no overflow.
+pub(crate) fn parse_u64(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &b in s {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(n)
+}
+
+/// Trims ASCII spaces and tabs (HTTP optional whitespace) from both ends.
+pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_past_the_end() {
+        let mut b = [0u8; 4];
+        let mut w = Writer::new(&mut b);
+        w.put(b"abc");
+        w.put(b"de");
+        w.byte(b'f');
+        assert_eq!(w.finish(), Err(BufferTooSmall { required: 6 }));
+        let mut b = [0u8; 6];
+        let mut w = Writer::new(&mut b);
+        w.put(b"abc");
+        w.put(b"de");
+        w.byte(b'f');
+        assert_eq!(w.finish(), Ok(6));
+        assert_eq!(&b, b"abcdef");
+    }
+
+    #[test]
+    fn numbers() {
+        let mut b = [0u8; 64];
+        let mut w = Writer::new(&mut b);
+        w.dec(0);
+        w.byte(b' ');
+        w.dec(u64::MAX);
+        w.byte(b' ');
+        w.hex(0);
+        w.byte(b' ');
+        w.hex(0xdead_beef);
+        let n = w.finish().unwrap();
+        assert_eq!(&b[..n], b"0 18446744073709551615 0 deadbeef");
+    }
+
+    #[test]
+    fn parses_decimal_strictly() {
+        assert_eq!(parse_u64(b"0"), Some(0));
+        assert_eq!(parse_u64(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_u64(b"18446744073709551616"), None);
+        assert_eq!(parse_u64(b""), None);
+        assert_eq!(parse_u64(b"-1"), None);
+        assert_eq!(parse_u64(b"1 "), None);
+        assert_eq!(parse_u64(b"+1"), None);
+    }
+
+    #[test]
+    fn trims() {
+        assert_eq!(trim_ows(b" \t a b\t "), b"a b");
+        assert_eq!(trim_ows(b"   "), b"");
+    }
+}

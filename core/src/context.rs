@@ -1,0 +1,584 @@
+//! The invocation `Context`, decoded from the head of a `/next` response.
+
+use heapless::{LinearMap, String};
+use serde::Deserialize;
+
+use crate::base64;
+use crate::buf::{eq_ignore_case, parse_u64, trim_ows};
+use crate::id::Id;
+use crate::response::{DecodeError, MAX_HEADERS, parse_head};
+
+/// Longest function ARN kept.
+pub const MAX_ARN: usize = 256;
+/// Longest X-Ray trace id kept.
+pub const MAX_TRACE_ID: usize = 512;
+/// Longest tenant id kept.
+pub const MAX_TENANT_ID: usize = 256;
+/// Largest client context accepted, after base64 decoding.
+pub const MAX_CLIENT_CONTEXT: usize = 8 * 1024;
+/// Largest Cognito identity document accepted.
+pub const MAX_IDENTITY: usize = 1024;
+
+/// Longest string field inside the client context or the identity.
+pub const MAX_FIELD: usize = 256;
+/// Most entries kept in the client context's `custom` and `env` maps.
+pub const MAX_MAP_ENTRIES: usize = 16;
+
+/// A string→string map from the client context (`custom`, `env`).
+pub type StringMap = LinearMap<String<64>, String<MAX_FIELD>, MAX_MAP_ENTRIES>;
+
+/// What the Runtime API told lamina about one invocation.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Context {
+    /// `Lambda-Runtime-Aws-Request-Id`, validated.
+    pub request_id: Id,
+    /// `Lambda-Runtime-Deadline-Ms`: the deadline, in milliseconds since the Unix epoch, as sent
+    /// (emulators send values in 1970; they are passed on, not judged).
+    pub deadline_ms: u64,
+    /// `Lambda-Runtime-Invoked-Function-Arn` (empty when absent or too long).
+    pub invoked_function_arn: String<MAX_ARN>,
+    /// `Lambda-Runtime-Trace-Id`.
+    pub xray_trace_id: Option<String<MAX_TRACE_ID>>,
+    /// `Lambda-Runtime-Client-Context`, from the AWS mobile SDKs.
+    pub client_context: Option<ClientContext>,
+    /// `Lambda-Runtime-Cognito-Identity`, from the AWS mobile SDKs.
+    pub identity: Option<CognitoIdentity>,
+    /// `Lambda-Runtime-Aws-Tenant-Id`, for tenant-isolated functions.
+    pub tenant_id: Option<String<MAX_TENANT_ID>>,
+    /// `Lambda-Runtime-Invocation-Id`: echoed on this invocation's `/response` and `/error`.
+    pub invocation_id: Option<Id>,
+}
+
+/// The client context sent by the AWS mobile SDKs. Every field is optional.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientContext {
+    /// The calling application.
+    #[serde(default)]
+    pub client: Option<ClientApplication>,
+    /// Custom values set by the application.
+    #[serde(default)]
+    pub custom: StringMap,
+    /// Environment values set by the SDK.
+    #[serde(default)]
+    pub env: StringMap,
+}
+
+/// The calling application, from the client context's `client` object.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientApplication {
+    /// `installation_id`.
+    #[serde(default)]
+    pub installation_id: Option<String<MAX_FIELD>>,
+    /// `app_title`.
+    #[serde(default)]
+    pub app_title: Option<String<MAX_FIELD>>,
+    /// `app_version_name`.
+    #[serde(default)]
+    pub app_version_name: Option<String<MAX_FIELD>>,
+    /// `app_version_code`.
+    #[serde(default)]
+    pub app_version_code: Option<String<MAX_FIELD>>,
+    /// `app_package_name`.
+    #[serde(default)]
+    pub app_package_name: Option<String<MAX_FIELD>>,
+}
+
+/// The Amazon Cognito identity that made the call. Every field is optional.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CognitoIdentity {
+    /// `cognitoIdentityId`.
+    #[serde(default, rename = "cognitoIdentityId")]
+    pub identity_id: Option<String<MAX_FIELD>>,
+    /// `cognitoIdentityPoolId`.
+    #[serde(default, rename = "cognitoIdentityPoolId")]
+    pub identity_pool_id: Option<String<MAX_FIELD>>,
+}
+
+/// Optional fields that were present but dropped; the invocation goes on without them and the
+/// transport logs one warning each.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Warnings(u8);
+
+impl Warnings {
+    /// No warning.
+    pub const NONE: Warnings = Warnings(0);
+    /// The function ARN was longer than [`MAX_ARN`] or not UTF-8.
+    pub const ARN_DROPPED: Warnings = Warnings(1);
+    /// The trace id was longer than [`MAX_TRACE_ID`] or not UTF-8.
+    pub const TRACE_ID_DROPPED: Warnings = Warnings(2);
+    /// The tenant id was longer than [`MAX_TENANT_ID`] or not UTF-8.
+    pub const TENANT_ID_DROPPED: Warnings = Warnings(4);
+    /// The client context did not parse or was over [`MAX_CLIENT_CONTEXT`].
+    pub const CLIENT_CONTEXT_DROPPED: Warnings = Warnings(8);
+    /// The Cognito identity did not parse or was over [`MAX_IDENTITY`].
+    pub const IDENTITY_DROPPED: Warnings = Warnings(16);
+
+    const ALL: [(Warnings, &'static str); 5] = [
+        (
+            Warnings::ARN_DROPPED,
+            "function ARN dropped (too long or not UTF-8)",
+        ),
+        (
+            Warnings::TRACE_ID_DROPPED,
+            "trace id dropped (too long or not UTF-8)",
+        ),
+        (
+            Warnings::TENANT_ID_DROPPED,
+            "tenant id dropped (too long or not UTF-8)",
+        ),
+        (
+            Warnings::CLIENT_CONTEXT_DROPPED,
+            "client context dropped (not JSON or base64 JSON of the expected shape, or too large)",
+        ),
+        (
+            Warnings::IDENTITY_DROPPED,
+            "cognito identity dropped (not JSON of the expected shape, or too large)",
+        ),
+    ];
+
+    /// Whether there is no warning.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Whether every warning in `other` is set.
+    pub fn contains(self, other: Warnings) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// One line of text per warning set.
+    pub fn messages(self) -> impl Iterator<Item = &'static str> {
+        Warnings::ALL
+            .into_iter()
+            .filter(move |(w, _)| self.contains(*w))
+            .map(|(_, m)| m)
+    }
+}
+
+impl core::ops::BitOr for Warnings {
+    type Output = Warnings;
+    fn bitor(self, rhs: Warnings) -> Warnings {
+        Warnings(self.0 | rhs.0)
+    }
+}
+
+impl core::ops::BitOrAssign for Warnings {
+    fn bitor_assign(&mut self, rhs: Warnings) {
+        self.0 |= rhs.0;
+    }
+}
+
+/// Why a `/next` response is not a usable invocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InvalidInvocation {
+    /// No `Lambda-Runtime-Aws-Request-Id`.
+    MissingRequestId,
+    /// A request id that is empty, too long, or holds bytes outside `[A-Za-z0-9._:-]`.
+    InvalidRequestId,
+    /// No `Lambda-Runtime-Deadline-Ms`.
+    MissingDeadline,
+    /// A deadline that is not a plain decimal number.
+    InvalidDeadline,
+    /// A `Lambda-Runtime-Invocation-Id` that cannot be echoed safely.
+    InvalidInvocationId,
+    /// The event is larger than the configured maximum.
+    EventTooLarge,
+    /// The response is not valid HTTP.
+    Http(DecodeError),
+}
+
+impl InvalidInvocation {
+    /// A short description, for logs and error reports.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            InvalidInvocation::MissingRequestId => "missing Lambda-Runtime-Aws-Request-Id",
+            InvalidInvocation::InvalidRequestId => "invalid Lambda-Runtime-Aws-Request-Id",
+            InvalidInvocation::MissingDeadline => "missing Lambda-Runtime-Deadline-Ms",
+            InvalidInvocation::InvalidDeadline => "invalid Lambda-Runtime-Deadline-Ms",
+            InvalidInvocation::InvalidInvocationId => "invalid Lambda-Runtime-Invocation-Id",
+            InvalidInvocation::EventTooLarge => "event larger than the configured maximum",
+            InvalidInvocation::Http(e) => e.as_str(),
+        }
+    }
+}
+
+impl core::fmt::Display for InvalidInvocation {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Context {
+    /// Fills `self` from a complete `/next` head, reusing its storage.
+    ///
+    /// On `Err`, `self.request_id` holds the request id when a valid one was read (check
+    /// [`Id::is_empty`]), so the invocation can still be answered.
+    pub fn decode(&mut self, head: &[u8]) -> Result<Warnings, InvalidInvocation> {
+        self.clear();
+        let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let parsed = match parse_head(head, &mut storage) {
+            Ok(p) => p,
+            Err(e) => {
+                if let Some(id) = salvage_request_id(head) {
+                    self.request_id = id;
+                }
+                return Err(InvalidInvocation::Http(e));
+            }
+        };
+        let mut warnings = Warnings::NONE;
+        let mut deadline: Option<Option<u64>> = None;
+        let mut request_id: Option<Option<Id>> = None;
+        let mut invocation_id: Option<Option<Id>> = None;
+        for h in parsed.headers.iter() {
+            let Some(name) = strip_prefix_ignore_case(h.name.as_bytes(), b"lambda-runtime-") else {
+                continue;
+            };
+            let value = trim_ows(h.value);
+            if eq_ignore_case(name, b"aws-request-id") {
+                request_id.get_or_insert_with(|| Id::new(value));
+            } else if eq_ignore_case(name, b"deadline-ms") {
+                deadline.get_or_insert_with(|| parse_u64(value));
+            } else if eq_ignore_case(name, b"invoked-function-arn") {
+                match bounded(value) {
+                    Some(arn) => self.invoked_function_arn = arn,
+                    None => warnings |= Warnings::ARN_DROPPED,
+                }
+            } else if eq_ignore_case(name, b"trace-id") {
+                self.xray_trace_id = bounded(value);
+                if self.xray_trace_id.is_none() {
+                    warnings |= Warnings::TRACE_ID_DROPPED;
+                }
+            } else if eq_ignore_case(name, b"aws-tenant-id") {
+                self.tenant_id = bounded(value);
+                if self.tenant_id.is_none() {
+                    warnings |= Warnings::TENANT_ID_DROPPED;
+                }
+            } else if eq_ignore_case(name, b"invocation-id") {
+                invocation_id.get_or_insert_with(|| Id::new(value));
+            } else if eq_ignore_case(name, b"client-context") {
+                self.client_context = decode_client_context(value);
+                if self.client_context.is_none() {
+                    warnings |= Warnings::CLIENT_CONTEXT_DROPPED;
+                }
+            } else if eq_ignore_case(name, b"cognito-identity") {
+                self.identity = decode_identity(value);
+                if self.identity.is_none() {
+                    warnings |= Warnings::IDENTITY_DROPPED;
+                }
+            }
+        }
+        match request_id {
+            None => return Err(InvalidInvocation::MissingRequestId),
+            Some(None) => return Err(InvalidInvocation::InvalidRequestId),
+            Some(Some(id)) => self.request_id = id,
+        }
+        match invocation_id {
+            None => {}
+            Some(None) => return Err(InvalidInvocation::InvalidInvocationId),
+            Some(Some(id)) => self.invocation_id = Some(id),
+        }
+        match deadline {
+            None => Err(InvalidInvocation::MissingDeadline),
+            Some(None) => Err(InvalidInvocation::InvalidDeadline),
+            Some(Some(ms)) => {
+                self.deadline_ms = ms;
+                Ok(warnings)
+            }
+        }
+    }
+
+    /// Empties every field (keeping the storage).
+    pub fn clear(&mut self) {
+        self.request_id = Id::default();
+        self.deadline_ms = 0;
+        self.invoked_function_arn.clear();
+        self.xray_trace_id = None;
+        self.client_context = None;
+        self.identity = None;
+        self.tenant_id = None;
+        self.invocation_id = None;
+    }
+}
+
+fn strip_prefix_ignore_case<'a>(s: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    let head = s.get(..prefix.len())?;
+    if eq_ignore_case(head, prefix) {
+        s.get(prefix.len()..)
+    } else {
+        None
+    }
+}
+
+fn bounded<const N: usize>(value: &[u8]) -> Option<String<N>> {
+    let s = core::str::from_utf8(value).ok()?;
+    String::try_from(s).ok()
+}
+
+/// Plain JSON, or base64 of JSON (cargo-lambda), up to [`MAX_CLIENT_CONTEXT`] bytes.
+fn decode_client_context(value: &[u8]) -> Option<ClientContext> {
+    let mut decoded = [0u8; MAX_CLIENT_CONTEXT];
+    let json: &[u8] = if value.first() == Some(&b'{') {
+        if value.len() > MAX_CLIENT_CONTEXT {
+            return None;
+        }
+        value
+    } else {
+        let n = base64::decode(value, &mut decoded)?;
+        decoded.get(..n)?
+    };
+    parse_json(json)
+}
+
+fn decode_identity(value: &[u8]) -> Option<CognitoIdentity> {
+    if value.len() > MAX_IDENTITY {
+        return None;
+    }
+    parse_json(value)
+}
+
+fn parse_json<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Option<T> {
+    let mut scratch = [0u8; MAX_FIELD * 2];
+    serde_json_core::from_slice_escaped::<T>(json, &mut scratch)
+        .ok()
+        .map(|(v, _)| v)
+}
+
+/// Finds a valid request id in a head that could not be parsed whole (too large, or broken
+/// after the id), looking only at complete lines.
+pub fn salvage_request_id(head: &[u8]) -> Option<Id> {
+    let mut lines = head.split(|&b| b == b'\n');
+    lines.next(); // the status line
+    let mut found = None;
+    let complete = head.iter().rposition(|&b| b == b'\n')?;
+    let mut seen = 0;
+    for line in lines {
+        seen += line.len() + 1;
+        if seen > complete + 1 {
+            break;
+        }
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let (name, value) = line.split_at(colon);
+        if eq_ignore_case(name, b"lambda-runtime-aws-request-id") {
+            let value = value.get(1..).unwrap_or_default();
+            let value = value.strip_suffix(b"\r").unwrap_or(value);
+            if found.is_some() {
+                // Two ids: trust neither.
+                return None;
+            }
+            found = Some(Id::new(trim_ows(value))?);
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::format;
+    use std::vec::Vec;
+
+    const TYPICAL: &[u8] = b"HTTP/1.1 200 OK\r\n\
+Content-Type: application/json\r\n\
+Lambda-Runtime-Aws-Request-Id: 8476a536-e9f4-11e8-9739-2dfe598c3fcd\r\n\
+Lambda-Runtime-Deadline-Ms: 1542409706888\r\n\
+Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-2:123456789012:function:custom-runtime\r\n\
+Lambda-Runtime-Trace-Id: Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1\r\n\
+Date: Fri, 16 Nov 2018 22:21:46 GMT\r\n\
+Content-Length: 17\r\n\r\n";
+
+    fn head_with(extra: &str) -> Vec<u8> {
+        let mut v = b"HTTP/1.1 200 OK\r\n".to_vec();
+        v.extend_from_slice(extra.as_bytes());
+        v.extend_from_slice(b"\r\n");
+        v
+    }
+
+    #[test]
+    fn decodes_a_typical_next_head() {
+        let mut ctx = Context::default();
+        let w = ctx.decode(TYPICAL).unwrap();
+        assert!(w.is_empty());
+        assert_eq!(
+            ctx.request_id.as_str(),
+            "8476a536-e9f4-11e8-9739-2dfe598c3fcd"
+        );
+        assert_eq!(ctx.deadline_ms, 1542409706888);
+        assert_eq!(
+            ctx.invoked_function_arn.as_str(),
+            "arn:aws:lambda:us-east-2:123456789012:function:custom-runtime"
+        );
+        assert_eq!(
+            ctx.xray_trace_id.as_deref(),
+            Some("Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1")
+        );
+        assert!(ctx.client_context.is_none() && ctx.identity.is_none());
+        assert!(ctx.tenant_id.is_none() && ctx.invocation_id.is_none());
+    }
+
+    #[test]
+    fn header_names_are_case_insensitive_and_storage_is_reused() {
+        let mut ctx = Context::default();
+        let h = head_with(
+            "lambda-runtime-aws-request-id: abc\r\nLAMBDA-RUNTIME-DEADLINE-MS: 600000\r\n\
+             Lambda-Runtime-Aws-Tenant-Id: tenant-1\r\nlambda-runtime-invocation-id: inv:1\r\n",
+        );
+        ctx.decode(&h).unwrap();
+        assert_eq!(ctx.request_id.as_str(), "abc");
+        assert_eq!(ctx.deadline_ms, 600000);
+        assert_eq!(ctx.tenant_id.as_deref(), Some("tenant-1"));
+        assert_eq!(ctx.invocation_id.as_ref().map(Id::as_str), Some("inv:1"));
+        // A second decode forgets what the first one had.
+        ctx.decode(TYPICAL).unwrap();
+        assert!(ctx.tenant_id.is_none() && ctx.invocation_id.is_none());
+    }
+
+    #[test]
+    fn invalid_ids_and_deadlines() {
+        let mut ctx = Context::default();
+        let cases = [
+            (
+                "Lambda-Runtime-Deadline-Ms: 1\r\n",
+                InvalidInvocation::MissingRequestId,
+            ),
+            (
+                "Lambda-Runtime-Aws-Request-Id: a/b\r\nLambda-Runtime-Deadline-Ms: 1\r\n",
+                InvalidInvocation::InvalidRequestId,
+            ),
+            (
+                "Lambda-Runtime-Aws-Request-Id: ../../init/error\r\nLambda-Runtime-Deadline-Ms: 1\r\n",
+                InvalidInvocation::InvalidRequestId,
+            ),
+            (
+                "Lambda-Runtime-Aws-Request-Id: a\r\n",
+                InvalidInvocation::MissingDeadline,
+            ),
+            (
+                "Lambda-Runtime-Aws-Request-Id: a\r\nLambda-Runtime-Deadline-Ms: soon\r\n",
+                InvalidInvocation::InvalidDeadline,
+            ),
+            (
+                "Lambda-Runtime-Aws-Request-Id: a\r\nLambda-Runtime-Deadline-Ms: 1\r\nLambda-Runtime-Invocation-Id: x y\r\n",
+                InvalidInvocation::InvalidInvocationId,
+            ),
+        ];
+        for (headers, want) in cases {
+            assert_eq!(
+                ctx.decode(&head_with(headers)).unwrap_err(),
+                want,
+                "{headers}"
+            );
+        }
+        // The id stays known when only the deadline is wrong, so the invocation can be answered.
+        let _ = ctx.decode(&head_with(
+            "Lambda-Runtime-Aws-Request-Id: good-id\r\nLambda-Runtime-Deadline-Ms: -5\r\n",
+        ));
+        assert_eq!(ctx.request_id.as_str(), "good-id");
+        let _ = ctx.decode(&head_with(
+            "Lambda-Runtime-Aws-Request-Id: bad/id\r\nLambda-Runtime-Deadline-Ms: 5\r\n",
+        ));
+        assert!(ctx.request_id.is_empty());
+    }
+
+    const CLIENT_CONTEXT: &str = r#"{"client":{"installation_id":"inst-1","app_title":"My \"App\"","app_version_name":"1.0","app_version_code":"42","app_package_name":"com.example"},"custom":{"k":"v"},"env":{"platform":"Android","locale":"en_US"}}"#;
+
+    #[test]
+    fn client_context_as_json_or_base64() {
+        let mut ctx = Context::default();
+        let base = "Lambda-Runtime-Aws-Request-Id: a\r\nLambda-Runtime-Deadline-Ms: 1\r\n";
+        let w = ctx
+            .decode(&head_with(&format!(
+                "{base}Lambda-Runtime-Client-Context: {CLIENT_CONTEXT}\r\n"
+            )))
+            .unwrap();
+        assert!(w.is_empty());
+        let cc = ctx.client_context.clone().unwrap();
+        let client = cc.client.as_ref().unwrap();
+        assert_eq!(client.installation_id.as_deref(), Some("inst-1"));
+        assert_eq!(client.app_title.as_deref(), Some("My \"App\""));
+        assert_eq!(client.app_package_name.as_deref(), Some("com.example"));
+        assert_eq!(cc.custom.get("k").map(|s| s.as_str()), Some("v"));
+        assert_eq!(cc.env.get("locale").map(|s| s.as_str()), Some("en_US"));
+
+        let mut b64 = std::vec![0u8; 1024];
+        let mut w = crate::buf::Writer::new(&mut b64);
+        crate::base64::encode(&mut w, CLIENT_CONTEXT.as_bytes());
+        let n = w.finish().unwrap();
+        let b64 = std::str::from_utf8(&b64[..n]).unwrap();
+        ctx.decode(&head_with(&format!(
+            "{base}Lambda-Runtime-Client-Context: {b64}\r\n"
+        )))
+        .unwrap();
+        assert_eq!(ctx.client_context, Some(cc));
+
+        // Every field optional.
+        ctx.decode(&head_with(&format!(
+            "{base}Lambda-Runtime-Client-Context: {{}}\r\n"
+        )))
+        .unwrap();
+        assert_eq!(ctx.client_context, Some(ClientContext::default()));
+    }
+
+    #[test]
+    fn bad_optional_fields_are_dropped_not_fatal() {
+        let mut ctx = Context::default();
+        let base = "Lambda-Runtime-Aws-Request-Id: a\r\nLambda-Runtime-Deadline-Ms: 1\r\n";
+        let long = "x".repeat(MAX_TRACE_ID + 1);
+        let w = ctx
+            .decode(&head_with(&format!(
+                "{base}Lambda-Runtime-Client-Context: not json\r\n\
+                 Lambda-Runtime-Cognito-Identity: {{\"cognitoIdentityId\": 5}}\r\n\
+                 Lambda-Runtime-Trace-Id: {long}\r\n"
+            )))
+            .unwrap();
+        assert!(w.contains(Warnings::CLIENT_CONTEXT_DROPPED));
+        assert!(w.contains(Warnings::IDENTITY_DROPPED));
+        assert!(w.contains(Warnings::TRACE_ID_DROPPED));
+        assert_eq!(w.messages().count(), 3);
+        assert!(ctx.client_context.is_none() && ctx.identity.is_none());
+        assert_eq!(ctx.request_id.as_str(), "a");
+    }
+
+    #[test]
+    fn cognito_identity() {
+        let mut ctx = Context::default();
+        ctx.decode(&head_with(
+            "Lambda-Runtime-Aws-Request-Id: a\r\nLambda-Runtime-Deadline-Ms: 1\r\n\
+             Lambda-Runtime-Cognito-Identity: {\"cognitoIdentityId\":\"us-east-1:123\",\"cognitoIdentityPoolId\":\"pool\",\"extra\":[1,{\"a\":null}]}\r\n",
+        ))
+        .unwrap();
+        let id = ctx.identity.unwrap();
+        assert_eq!(id.identity_id.as_deref(), Some("us-east-1:123"));
+        assert_eq!(id.identity_pool_id.as_deref(), Some("pool"));
+    }
+
+    #[test]
+    fn salvages_ids_from_broken_heads() {
+        let mut h =
+            b"HTTP/1.1 200 OK\r\nlambda-runtime-aws-request-id: salvaged-1\r\nX-Pad: ".to_vec();
+        h.extend(std::iter::repeat_n(b'a', 100));
+        assert_eq!(salvage_request_id(&h).unwrap().as_str(), "salvaged-1");
+        // A cut id is not trusted.
+        assert_eq!(
+            salvage_request_id(b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: abc"),
+            None
+        );
+        assert_eq!(
+            salvage_request_id(b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: a/b\r\n"),
+            None
+        );
+        assert_eq!(
+            salvage_request_id(
+                b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: a\r\nLambda-Runtime-Aws-Request-Id: b\r\n"
+            ),
+            None
+        );
+    }
+}

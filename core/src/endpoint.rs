@@ -1,0 +1,301 @@
+//! The Runtime API's address, parsed from `AWS_LAMBDA_RUNTIME_API`.
+//!
+//! Lambda sets `host:port`. Local emulators add a scheme and a path prefix
+//! (`http://127.0.0.1:9000/.rt` from cargo-lambda); both are accepted, and the prefix is put in
+//! front of every request path.
+
+use heapless::String;
+
+/// Longest host name (DNS: 253) plus room for an IPv6 literal with a zone.
+pub const MAX_HOST: usize = 255;
+/// Longest accepted path prefix.
+pub const MAX_PREFIX: usize = 256;
+
+/// Why an `AWS_LAMBDA_RUNTIME_API` value was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EndpointError {
+    /// The value is empty.
+    Empty,
+    /// It contains a space, tab or line break.
+    Whitespace,
+    /// It contains another control character.
+    ControlCharacter,
+    /// A scheme other than `http://` (TLS is not part of the Runtime API).
+    UnsupportedScheme,
+    /// No `:port` after the host.
+    MissingPort,
+    /// The port is not a number from 1 to 65535.
+    InvalidPort,
+    /// The host is empty or not a valid host name, IPv4 or bracketed IPv6 address.
+    InvalidHost,
+    /// The path prefix holds characters that cannot go in a request path, or is too long.
+    InvalidPrefix,
+}
+
+impl EndpointError {
+    /// A short description, for error messages.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            EndpointError::Empty => "empty",
+            EndpointError::Whitespace => "contains whitespace",
+            EndpointError::ControlCharacter => "contains a control character",
+            EndpointError::UnsupportedScheme => "unsupported scheme (only http:// is allowed)",
+            EndpointError::MissingPort => "missing port (expected host:port)",
+            EndpointError::InvalidPort => "invalid port (expected 1-65535)",
+            EndpointError::InvalidHost => "invalid host",
+            EndpointError::InvalidPrefix => "invalid path prefix",
+        }
+    }
+}
+
+impl core::fmt::Display for EndpointError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where the Runtime API listens: host, port and an optional path prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    host: String<MAX_HOST>,
+    port: u16,
+    ipv6: bool,
+    prefix: String<MAX_PREFIX>,
+}
+
+impl Endpoint {
+    /// Parses an `AWS_LAMBDA_RUNTIME_API` value such as `127.0.0.1:9001`,
+    /// `http://localhost:9000/.rt` or `[::1]:9001`.
+    pub fn parse(value: &str) -> Result<Endpoint, EndpointError> {
+        if value.is_empty() {
+            return Err(EndpointError::Empty);
+        }
+        for &b in value.as_bytes() {
+            if matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
+                return Err(EndpointError::Whitespace);
+            }
+            if b < 0x20 || b == 0x7f {
+                return Err(EndpointError::ControlCharacter);
+            }
+        }
+        let rest = match value.find("://") {
+            Some(i) => {
+                let scheme = &value[..i];
+                if !scheme.eq_ignore_ascii_case("http") {
+                    return Err(EndpointError::UnsupportedScheme);
+                }
+                &value[i + 3..]
+            }
+            None => value,
+        };
+        let (authority, prefix) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        let prefix = prefix.trim_end_matches('/');
+        if !prefix.bytes().all(is_path_byte) {
+            return Err(EndpointError::InvalidPrefix);
+        }
+        let (host, port, ipv6) = if let Some(v6) = authority.strip_prefix('[') {
+            let Some(close) = v6.find(']') else {
+                return Err(EndpointError::InvalidHost);
+            };
+            let host = &v6[..close];
+            if !is_ipv6(host) {
+                return Err(EndpointError::InvalidHost);
+            }
+            let after = &v6[close + 1..];
+            let Some(port) = after.strip_prefix(':') else {
+                return Err(if after.is_empty() {
+                    EndpointError::MissingPort
+                } else {
+                    EndpointError::InvalidHost
+                });
+            };
+            (host, port, true)
+        } else {
+            let Some(colon) = authority.find(':') else {
+                if authority.is_empty() {
+                    return Err(EndpointError::InvalidHost);
+                }
+                return Err(EndpointError::MissingPort);
+            };
+            let host = &authority[..colon];
+            let port = &authority[colon + 1..];
+            if !is_hostname(host) {
+                return Err(EndpointError::InvalidHost);
+            }
+            (host, port, false)
+        };
+        if port.is_empty() {
+            return Err(EndpointError::MissingPort);
+        }
+        let port = match crate::buf::parse_u64(port.as_bytes()) {
+            Some(p @ 1..=65535) => p as u16,
+            _ => return Err(EndpointError::InvalidPort),
+        };
+        Ok(Endpoint {
+            host: String::try_from(host).map_err(|_| EndpointError::InvalidHost)?,
+            port,
+            ipv6,
+            prefix: String::try_from(prefix).map_err(|_| EndpointError::InvalidPrefix)?,
+        })
+    }
+
+    /// The host, without brackets for IPv6 (ready for `(host, port)` name resolution).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The TCP port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The path prefix put before `/2018-06-01/...`: empty, or starting with `/` and without a
+    /// trailing `/`.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Writes the `Host` header value: `host:port`, with brackets for IPv6.
+    pub(crate) fn write_authority(&self, w: &mut crate::buf::Writer<'_>) {
+        if self.ipv6 {
+            w.byte(b'[');
+            w.put(self.host.as_bytes());
+            w.byte(b']');
+        } else {
+            w.put(self.host.as_bytes());
+        }
+        w.byte(b':');
+        w.dec(u64::from(self.port));
+    }
+}
+
+impl core::str::FromStr for Endpoint {
+    type Err = EndpointError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Endpoint::parse(s)
+    }
+}
+
+/// RFC 3986 `pchar` and `/`, minus `?` and `#` (a prefix is a path, nothing else).
+fn is_path_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"/-._~!$&'()*+,;=:@%".contains(&b)
+}
+
+fn is_hostname(host: &str) -> bool {
+    if host.is_empty() || host.len() > 253 {
+        return false;
+    }
+    host.split('.').all(|label| {
+        !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
+}
+
+fn is_ipv6(host: &str) -> bool {
+    // The address part must look like IPv6 (hex, colons, an embedded IPv4); a zone after `%` is
+    // kept as it is if it is a plain interface name. Exact validation is left to the resolver.
+    let (addr, zone) = match host.find('%') {
+        Some(i) => (&host[..i], Some(&host[i + 1..])),
+        None => (host, None),
+    };
+    let addr_ok = addr.len() >= 2
+        && addr.contains(':')
+        && addr
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+    let zone_ok = zone.is_none_or(|z| {
+        !z.is_empty()
+            && z.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+    });
+    addr_ok && zone_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(s: &str) -> (std::string::String, u16, std::string::String) {
+        let e = Endpoint::parse(s).unwrap();
+        (e.host().into(), e.port(), e.prefix().into())
+    }
+
+    extern crate std;
+
+    #[test]
+    fn accepts_lambda_and_emulator_forms() {
+        assert_eq!(ok("127.0.0.1:9001"), ("127.0.0.1".into(), 9001, "".into()));
+        assert_eq!(ok("localhost:80"), ("localhost".into(), 80, "".into()));
+        assert_eq!(
+            ok("http://127.0.0.1:9000/.rt"),
+            ("127.0.0.1".into(), 9000, "/.rt".into())
+        );
+        assert_eq!(
+            ok("HTTP://host.docker.internal:9000/a/b/"),
+            ("host.docker.internal".into(), 9000, "/a/b".into())
+        );
+        assert_eq!(ok("[::1]:9001"), ("::1".into(), 9001, "".into()));
+        assert_eq!(
+            ok("http://[fe80::1%eth0]:9001/x"),
+            ("fe80::1%eth0".into(), 9001, "/x".into())
+        );
+        assert_eq!(ok("my_host:1/"), ("my_host".into(), 1, "".into()));
+    }
+
+    #[test]
+    fn refuses_with_the_reason() {
+        use EndpointError::*;
+        let cases: &[(&str, EndpointError)] = &[
+            ("", Empty),
+            (" 127.0.0.1:9001", Whitespace),
+            ("127.0.0.1:9001\n", Whitespace),
+            ("127.0.0.1:90\x0001", ControlCharacter),
+            ("127.0.0.1:9001\x7f", ControlCharacter),
+            ("https://127.0.0.1:9001", UnsupportedScheme),
+            ("unix://sock", UnsupportedScheme),
+            ("127.0.0.1", MissingPort),
+            ("127.0.0.1:", MissingPort),
+            ("[::1]", MissingPort),
+            ("127.0.0.1:0", InvalidPort),
+            ("127.0.0.1:65536", InvalidPort),
+            ("127.0.0.1:-1", InvalidPort),
+            ("127.0.0.1:9001:1", InvalidPort),
+            (":9001", InvalidHost),
+            ("::1:9001", InvalidHost),
+            ("[::1:9001", InvalidHost),
+            ("[zz]:1", InvalidHost),
+            ("-bad-.host:1", InvalidHost),
+            ("h\u{e9}llo:1", InvalidHost),
+            ("http://", InvalidHost),
+            ("127.0.0.1:9001/a?b", InvalidPrefix),
+            ("127.0.0.1:9001/a#b", InvalidPrefix),
+        ];
+        for (input, want) in cases {
+            assert_eq!(Endpoint::parse(input), Err(*want), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn authority_brackets_ipv6() {
+        for (input, want) in [
+            ("[::1]:9001", "[::1]:9001"),
+            ("http://localhost:80/.rt", "localhost:80"),
+        ] {
+            let e = Endpoint::parse(input).unwrap();
+            let mut b = [0u8; 64];
+            let mut w = crate::buf::Writer::new(&mut b);
+            e.write_authority(&mut w);
+            let n = w.finish().unwrap();
+            assert_eq!(&b[..n], want.as_bytes());
+        }
+    }
+}

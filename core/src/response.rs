@@ -1,0 +1,914 @@
+//! An incremental HTTP/1.1 response decoder that works in the caller's buffer.
+//!
+//! The caller keeps one buffer per connection. Its first byte is the first byte of the response
+//! being decoded; the caller appends what it reads and calls [`Decoder::advance`] with everything
+//! it holds:
+//!
+//! - [`Status::NeedMore { keep }`](Status::NeedMore): keep `buf[..keep]` as it is (the decoder
+//!   may have moved bytes inside it), drop the rest, append new bytes after `keep`, call again.
+//!   `keep` is below `buf.len()` only when the decoder discards a body it refused or chunk
+//!   framing it already read.
+//! - [`Status::Complete`]: the whole message is in `buf[..consumed]`; its head is
+//!   `buf[..head_len]` and its body is `buf[body]` (chunked bodies are joined in place, so the
+//!   body is always one slice). Bytes after `consumed` belong to the next message: the caller
+//!   moves them to the front. The decoder is ready for that next message.
+//!
+//! A body larger than the limit is not an error: it is read and discarded, and the message
+//! completes with `body_too_large` set, so that the connection stays usable and the caller can
+//! still answer for it. Everything else that is not HTTP is a [`DecodeError`]; the connection
+//! must then be closed.
+
+use core::ops::Range;
+
+use crate::buf::{eq_ignore_case, parse_u64, trim_ows};
+
+/// Most headers any response may carry (the size of the parser's stack array).
+pub const MAX_HEADERS: usize = 64;
+/// Longest chunk-size line (size, extensions, CRLF) accepted.
+pub const MAX_CHUNK_LINE: usize = 1024;
+
+/// Bounds on what the decoder accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest head (status line and headers), in bytes.
+    pub max_head: usize,
+    /// Most header fields (at most [`MAX_HEADERS`]).
+    pub max_headers: usize,
+    /// Largest body kept; a larger one is drained and flagged.
+    pub max_body: usize,
+}
+
+impl Limits {
+    /// The limits for `/next`: a 16 KiB head, 64 headers and a 6 MiB event.
+    pub const NEXT: Limits = Limits {
+        max_head: 16 * 1024,
+        max_headers: MAX_HEADERS,
+        max_body: 6 * 1024 * 1024,
+    };
+    /// The limits for answers to `/response` and `/error`: small JSON documents.
+    pub const ANSWER: Limits = Limits {
+        max_head: 16 * 1024,
+        max_headers: MAX_HEADERS,
+        max_body: 64 * 1024,
+    };
+
+    /// Buffer size that can hold any message these limits accept, with its chunk framing
+    /// compacted (so a caller's buffer of this size never fills while the decoder needs more).
+    pub const fn buffer_size(&self) -> usize {
+        self.max_head + self.max_body + 2 * MAX_CHUNK_LINE + self.max_head
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::NEXT
+    }
+}
+
+/// Why bytes could not be decoded as an HTTP/1.1 response. The connection cannot be reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The head is longer than `max_head`.
+    HeadTooLarge,
+    /// More header fields than `max_headers`.
+    TooManyHeaders,
+    /// The status line or a header is not valid HTTP/1.1.
+    InvalidHead,
+    /// `Content-Length` is not a number, or several disagree.
+    InvalidContentLength,
+    /// A `Transfer-Encoding` other than `chunked`.
+    UnsupportedTransferEncoding,
+    /// Chunk framing is broken (size line, CRLF after data, trailers too long).
+    InvalidChunk,
+    /// The connection ended before the message did.
+    UnexpectedEof,
+    /// The caller's buffer is shorter than the `keep` it was told to keep (a misuse).
+    BufferMismatch,
+}
+
+impl DecodeError {
+    /// A short description, for logs.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DecodeError::HeadTooLarge => "response head too large",
+            DecodeError::TooManyHeaders => "too many response headers",
+            DecodeError::InvalidHead => "invalid response head",
+            DecodeError::InvalidContentLength => "invalid Content-Length",
+            DecodeError::UnsupportedTransferEncoding => "unsupported Transfer-Encoding",
+            DecodeError::InvalidChunk => "invalid chunked body",
+            DecodeError::UnexpectedEof => "connection closed mid-response",
+            DecodeError::BufferMismatch => "buffer shorter than the bytes it was told to keep",
+        }
+    }
+}
+
+impl core::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What [`Decoder::advance`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub enum Status {
+    /// Keep `buf[..keep]`, append more bytes, call again.
+    NeedMore {
+        /// Bytes at the front of the buffer to keep.
+        keep: usize,
+    },
+    /// A whole message.
+    Complete(Message),
+}
+
+/// A complete response, as positions in the caller's buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The status code.
+    pub status: u16,
+    /// `buf[..head_len]` is the head, for [`parse_head`] or `Context` decoding.
+    pub head_len: usize,
+    /// Where the (de-chunked) body is; empty when it was refused.
+    pub body: Range<usize>,
+    /// Bytes of the buffer this message used; what follows is the next message.
+    pub consumed: usize,
+    /// The server will close the connection (`Connection: close`, HTTP/1.0, or a body that
+    /// ends at EOF); the caller reconnects for the next request.
+    pub close: bool,
+    /// The body was larger than `max_body` and was drained, not kept.
+    pub body_too_large: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chunk {
+    Size,
+    Data(u64),
+    DataEnd,
+    Trailers,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Head { scanned: usize },
+    Length { remaining: u64 },
+    Chunked(Chunk),
+    UntilEof,
+}
+
+/// The incremental decoder. One per connection; reusable across messages.
+#[derive(Debug, Clone)]
+pub struct Decoder {
+    limits: Limits,
+    phase: Phase,
+    status: u16,
+    close: bool,
+    head_len: usize,
+    /// End of the body kept so far.
+    body_end: usize,
+    /// Next raw byte to look at (after `body_end` for chunked bodies).
+    raw: usize,
+    /// Body bytes seen, kept or not.
+    body_total: u64,
+    too_large: bool,
+    /// Trailer bytes seen (bounded by `max_head`).
+    trailer_bytes: usize,
+    /// What the caller was last told to keep.
+    kept: usize,
+}
+
+/// The parts of a head the decoder needs; `parse_head` gives the rest.
+struct HeadInfo {
+    status: u16,
+    close: bool,
+    content_length: Option<u64>,
+    chunked: bool,
+}
+
+impl Decoder {
+    /// A decoder with these limits.
+    pub fn new(limits: Limits) -> Self {
+        Decoder {
+            limits,
+            phase: Phase::Head { scanned: 0 },
+            status: 0,
+            close: false,
+            head_len: 0,
+            body_end: 0,
+            raw: 0,
+            body_total: 0,
+            too_large: false,
+            trailer_bytes: 0,
+            kept: 0,
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Changes the limits; takes effect at the next message.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    /// Forgets any partial message (after the connection was dropped).
+    pub fn reset(&mut self) {
+        *self = Decoder::new(self.limits);
+    }
+
+    /// Whether a message has begun (some of its bytes were seen).
+    pub fn in_message(&self) -> bool {
+        self.kept > 0 || !matches!(self.phase, Phase::Head { scanned: 0 })
+    }
+
+    /// Decodes as far as `buf` allows. See the module docs for the contract.
+    pub fn advance(&mut self, buf: &mut [u8]) -> Result<Status, DecodeError> {
+        if buf.len() < self.kept {
+            return Err(DecodeError::BufferMismatch);
+        }
+        let result = self.step(buf);
+        match &result {
+            Ok(Status::NeedMore { keep }) => self.kept = *keep,
+            _ => self.reset(),
+        }
+        result
+    }
+
+    /// The connection reached EOF with `buf` unconsumed: completes a body delimited by the
+    /// close, errs otherwise (an empty `buf` with no message begun is not an error: `Ok(None)`).
+    pub fn finish(&mut self, buf: &mut [u8]) -> Result<Option<Message>, DecodeError> {
+        if buf.len() < self.kept {
+            self.reset();
+            return Err(DecodeError::BufferMismatch);
+        }
+        let result = match self.step(buf) {
+            Ok(Status::Complete(m)) => Ok(Some(m)),
+            Ok(Status::NeedMore { keep }) => match self.phase {
+                Phase::UntilEof => Ok(Some(self.complete(keep))),
+                Phase::Head { .. } if buf.is_empty() => Ok(None),
+                _ => Err(DecodeError::UnexpectedEof),
+            },
+            Err(e) => Err(e),
+        };
+        self.reset();
+        result
+    }
+
+    fn step(&mut self, buf: &mut [u8]) -> Result<Status, DecodeError> {
+        loop {
+            match self.phase {
+                Phase::Head { scanned } => {
+                    let Some(end) = find_head_end(buf, scanned) else {
+                        if buf.len() > self.limits.max_head {
+                            return Err(DecodeError::HeadTooLarge);
+                        }
+                        self.phase = Phase::Head { scanned: buf.len() };
+                        return Ok(Status::NeedMore { keep: buf.len() });
+                    };
+                    if end > self.limits.max_head {
+                        return Err(DecodeError::HeadTooLarge);
+                    }
+                    let info = read_head(buf.get(..end).unwrap_or_default(), &self.limits)?;
+                    self.status = info.status;
+                    self.close = info.close;
+                    self.head_len = end;
+                    self.body_end = end;
+                    self.raw = end;
+                    self.body_total = 0;
+                    self.too_large = false;
+                    self.trailer_bytes = 0;
+                    self.phase = if info.status == 204 || info.status == 304 {
+                        Phase::Length { remaining: 0 }
+                    } else if info.chunked {
+                        Phase::Chunked(Chunk::Size)
+                    } else if let Some(len) = info.content_length {
+                        if len > self.limits.max_body as u64 {
+                            self.too_large = true;
+                        }
+                        Phase::Length { remaining: len }
+                    } else {
+                        self.close = true;
+                        Phase::UntilEof
+                    };
+                }
+                Phase::Length { remaining } => {
+                    let avail = buf.len().saturating_sub(self.body_end) as u64;
+                    let take = avail.min(remaining);
+                    let remaining = remaining - take;
+                    if self.too_large {
+                        if remaining == 0 {
+                            // The rest of `buf` (if any) is the next message.
+                            let consumed = self.body_end + take as usize;
+                            let mut m = self.complete(self.head_len);
+                            m.consumed = consumed;
+                            return Ok(Status::Complete(m));
+                        }
+                        self.phase = Phase::Length { remaining };
+                        return Ok(Status::NeedMore {
+                            keep: self.head_len,
+                        });
+                    }
+                    self.body_end += take as usize;
+                    if remaining == 0 {
+                        return Ok(Status::Complete(self.complete(self.body_end)));
+                    }
+                    self.phase = Phase::Length { remaining };
+                    return Ok(Status::NeedMore { keep: buf.len() });
+                }
+                Phase::UntilEof => {
+                    let avail = buf.len().saturating_sub(self.body_end);
+                    self.body_total += avail as u64;
+                    if self.too_large || self.body_total > self.limits.max_body as u64 {
+                        self.too_large = true;
+                        self.body_end = self.head_len;
+                        return Ok(Status::NeedMore {
+                            keep: self.head_len,
+                        });
+                    }
+                    self.body_end = buf.len();
+                    return Ok(Status::NeedMore { keep: buf.len() });
+                }
+                Phase::Chunked(chunk) => match self.chunk_step(buf, chunk)? {
+                    Some(status) => return Ok(status),
+                    None => continue,
+                },
+            }
+        }
+    }
+
+    /// One step of chunk framing; `None` means "go on", `Some` returns to the caller.
+    fn chunk_step(&mut self, buf: &mut [u8], chunk: Chunk) -> Result<Option<Status>, DecodeError> {
+        let raw = buf.get(self.raw..).unwrap_or_default();
+        match chunk {
+            Chunk::Size => {
+                let Some(nl) = raw.iter().take(MAX_CHUNK_LINE).position(|&b| b == b'\n') else {
+                    if raw.len() >= MAX_CHUNK_LINE {
+                        return Err(DecodeError::InvalidChunk);
+                    }
+                    return Ok(Some(self.need_more(buf)));
+                };
+                let line = raw.get(..nl).unwrap_or_default();
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                let size_part = match line.iter().position(|&b| b == b';') {
+                    Some(i) => line.get(..i).unwrap_or_default(),
+                    None => line,
+                };
+                let size = parse_hex(trim_ows(size_part)).ok_or(DecodeError::InvalidChunk)?;
+                self.raw += nl + 1;
+                if size == 0 {
+                    self.phase = Phase::Chunked(Chunk::Trailers);
+                } else {
+                    self.body_total = self.body_total.saturating_add(size);
+                    if !self.too_large && self.body_total > self.limits.max_body as u64 {
+                        self.too_large = true;
+                        self.body_end = self.head_len;
+                    }
+                    self.phase = Phase::Chunked(Chunk::Data(size));
+                }
+                Ok(None)
+            }
+            Chunk::Data(remaining) => {
+                let take = (raw.len() as u64).min(remaining) as usize;
+                if !self.too_large {
+                    buf.copy_within(self.raw..self.raw + take, self.body_end);
+                    self.body_end += take;
+                }
+                self.raw += take;
+                let remaining = remaining - take as u64;
+                if remaining == 0 {
+                    self.phase = Phase::Chunked(Chunk::DataEnd);
+                    Ok(None)
+                } else {
+                    self.phase = Phase::Chunked(Chunk::Data(remaining));
+                    Ok(Some(self.need_more(buf)))
+                }
+            }
+            Chunk::DataEnd => match raw {
+                [b'\r', b'\n', ..] => {
+                    self.raw += 2;
+                    self.phase = Phase::Chunked(Chunk::Size);
+                    Ok(None)
+                }
+                [b'\n', ..] => {
+                    self.raw += 1;
+                    self.phase = Phase::Chunked(Chunk::Size);
+                    Ok(None)
+                }
+                [] | [b'\r'] => Ok(Some(self.need_more(buf))),
+                _ => Err(DecodeError::InvalidChunk),
+            },
+            Chunk::Trailers => {
+                let Some(nl) = raw.iter().position(|&b| b == b'\n') else {
+                    if self.trailer_bytes + raw.len() > self.limits.max_head {
+                        return Err(DecodeError::InvalidChunk);
+                    }
+                    return Ok(Some(self.need_more(buf)));
+                };
+                self.trailer_bytes += nl + 1;
+                if self.trailer_bytes > self.limits.max_head {
+                    return Err(DecodeError::InvalidChunk);
+                }
+                let line = raw.get(..nl).unwrap_or_default();
+                self.raw += nl + 1;
+                if line.is_empty() || line == b"\r" {
+                    let mut m = self.complete(self.body_end);
+                    m.consumed = self.raw;
+                    return Ok(Some(Status::Complete(m)));
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Moves the unread framing bytes down to the end of the body so the buffer never holds
+    /// gaps, and tells the caller to keep just that.
+    fn need_more(&mut self, buf: &mut [u8]) -> Status {
+        let pending = buf.len().saturating_sub(self.raw);
+        if self.raw != self.body_end {
+            buf.copy_within(self.raw.., self.body_end);
+            self.raw = self.body_end;
+        }
+        Status::NeedMore {
+            keep: self.body_end + pending,
+        }
+    }
+
+    fn complete(&self, body_end: usize) -> Message {
+        let body = if self.too_large {
+            self.head_len..self.head_len
+        } else {
+            self.head_len..body_end
+        };
+        Message {
+            status: self.status,
+            head_len: self.head_len,
+            body,
+            consumed: body_end,
+            close: self.close,
+            body_too_large: self.too_large,
+        }
+    }
+}
+
+/// Finds the end of the head (the index after the blank line), searching from a little before
+/// `scanned` so a terminator split across reads is found without rescanning the whole head.
+fn find_head_end(buf: &[u8], scanned: usize) -> Option<usize> {
+    let from = scanned.saturating_sub(3);
+    let tail = buf.get(from..)?;
+    let mut i = 0;
+    while let Some(off) = tail.get(i..)?.iter().position(|&b| b == b'\n') {
+        let nl = i + off;
+        match tail.get(nl + 1..) {
+            Some([b'\n', ..]) => return Some(from + nl + 2),
+            Some([b'\r', b'\n', ..]) => return Some(from + nl + 3),
+            _ => {}
+        }
+        i = nl + 1;
+    }
+    None
+}
+
+fn parse_hex(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 16 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &b in s {
+        let d = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            _ => return None,
+        };
+        n = (n << 4) | u64::from(d);
+    }
+    Some(n)
+}
+
+/// A parsed head: status, reason and the header fields, borrowed from the buffer.
+#[derive(Debug)]
+pub struct Head<'b, 'h> {
+    /// Status code.
+    pub status: u16,
+    /// HTTP minor version (0 or 1).
+    pub version: u8,
+    /// The header fields, in order.
+    pub headers: &'h [httparse::Header<'b>],
+}
+
+impl Head<'_, '_> {
+    /// The value of the first header named `name` (case-insensitive).
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|h| eq_ignore_case(h.name.as_bytes(), name.as_bytes()))
+            .map(|h| h.value)
+    }
+}
+
+/// Parses a complete head (`buf[..head_len]` of a [`Message`]) into `storage`.
+pub fn parse_head<'b, 'h>(
+    head: &'b [u8],
+    storage: &'h mut [httparse::Header<'b>],
+) -> Result<Head<'b, 'h>, DecodeError> {
+    let mut res = httparse::Response::new(storage);
+    match res.parse(head) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Err(DecodeError::InvalidHead),
+        Err(httparse::Error::TooManyHeaders) => return Err(DecodeError::TooManyHeaders),
+        Err(_) => return Err(DecodeError::InvalidHead),
+    }
+    let status = res.code.ok_or(DecodeError::InvalidHead)?;
+    let version = res.version.ok_or(DecodeError::InvalidHead)?;
+    Ok(Head {
+        status,
+        version,
+        headers: res.headers,
+    })
+}
+
+fn read_head(head: &[u8], limits: &Limits) -> Result<HeadInfo, DecodeError> {
+    let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let max = limits.max_headers.min(MAX_HEADERS);
+    let parsed = parse_head(head, storage.get_mut(..max).unwrap_or_default())?;
+    if (100..200).contains(&parsed.status) {
+        // lamina never sends `Expect`, so an interim response is not something a Runtime API
+        // server sends; refusing it is safer than guessing.
+        return Err(DecodeError::InvalidHead);
+    }
+    let mut info = HeadInfo {
+        status: parsed.status,
+        close: parsed.version == 0,
+        content_length: None,
+        chunked: false,
+    };
+    for h in parsed.headers {
+        let name = h.name.as_bytes();
+        if eq_ignore_case(name, b"content-length") {
+            let n = parse_u64(trim_ows(h.value)).ok_or(DecodeError::InvalidContentLength)?;
+            if info.content_length.is_some_and(|m| m != n) {
+                return Err(DecodeError::InvalidContentLength);
+            }
+            info.content_length = Some(n);
+        } else if eq_ignore_case(name, b"transfer-encoding") {
+            // Only `chunked` is understood, and it must be the last coding.
+            let last = h.value.rsplit(|&b| b == b',').next().unwrap_or_default();
+            if !eq_ignore_case(trim_ows(last), b"chunked") {
+                return Err(DecodeError::UnsupportedTransferEncoding);
+            }
+            if h.value.split(|&b| b == b',').count() > 1 {
+                return Err(DecodeError::UnsupportedTransferEncoding);
+            }
+            info.chunked = true;
+        } else if eq_ignore_case(name, b"connection") {
+            for token in h.value.split(|&b| b == b',') {
+                let t = trim_ows(token);
+                if eq_ignore_case(t, b"close") {
+                    info.close = true;
+                } else if eq_ignore_case(t, b"keep-alive") && parsed.version == 0 {
+                    info.close = false;
+                }
+            }
+        }
+    }
+    if info.chunked && info.content_length.is_some() {
+        // RFC 9112 6.3: Transfer-Encoding wins, and the connection is not to be trusted after.
+        info.content_length = None;
+        info.close = true;
+    }
+    Ok(info)
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use proptest::prelude::*;
+    use std::vec::Vec;
+
+    type Decoded = Result<(Message, Vec<u8>), DecodeError>;
+
+    /// Feeds `input` in pieces split at `splits`, the way a transport would, and returns every
+    /// message with its body, plus the bytes left over.
+    fn feed(input: &[u8], splits: &[usize], limits: Limits) -> (Vec<Decoded>, Vec<u8>) {
+        let mut dec = Decoder::new(limits);
+        let mut buf: Vec<u8> = Vec::new();
+        let mut out = Vec::new();
+        let mut pos = 0;
+        let mut cuts: Vec<usize> = splits.iter().map(|s| s % (input.len() + 1)).collect();
+        cuts.push(input.len());
+        cuts.sort_unstable();
+        for cut in cuts {
+            if cut < pos {
+                continue;
+            }
+            buf.extend_from_slice(&input[pos..cut]);
+            pos = cut;
+            loop {
+                match dec.advance(&mut buf) {
+                    Ok(Status::NeedMore { keep }) => {
+                        assert!(keep <= buf.len());
+                        buf.truncate(keep);
+                        break;
+                    }
+                    Ok(Status::Complete(m)) => {
+                        let body = buf[m.body.clone()].to_vec();
+                        buf.drain(..m.consumed);
+                        out.push(Ok((m, body)));
+                        if buf.is_empty() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        out.push(Err(e));
+                        return (out, buf);
+                    }
+                }
+            }
+        }
+        (out, buf)
+    }
+
+    fn one(input: &[u8]) -> Result<(Message, Vec<u8>), DecodeError> {
+        let (mut v, _) = feed(input, &[], Limits::NEXT);
+        v.remove(0)
+    }
+
+    #[test]
+    fn content_length_body() {
+        let (m, body) = one(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello").unwrap();
+        assert_eq!(m.status, 200);
+        assert_eq!(body, b"hello");
+        assert!(!m.close);
+        assert!(!m.body_too_large);
+    }
+
+    #[test]
+    fn need_more_until_whole() {
+        let mut dec = Decoder::new(Limits::NEXT);
+        let mut buf = b"HTTP/1.1 202 Accepted\r\nContent-Le".to_vec();
+        assert_eq!(
+            dec.advance(&mut buf),
+            Ok(Status::NeedMore { keep: buf.len() })
+        );
+        buf.extend_from_slice(b"ngth: 2\r\n\r\n{");
+        assert_eq!(
+            dec.advance(&mut buf),
+            Ok(Status::NeedMore { keep: buf.len() })
+        );
+        buf.extend_from_slice(b"}");
+        let Ok(Status::Complete(m)) = dec.advance(&mut buf) else {
+            panic!()
+        };
+        assert_eq!(m.status, 202);
+        assert_eq!(&buf[m.body], b"{}");
+    }
+
+    #[test]
+    fn chunked_body_joined_in_place() {
+        let input = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\nX-Trailer: y\r\n\r\nNEXT";
+        let (msgs, rest) = feed(input, &[], Limits::NEXT);
+        let (m, body) = msgs[0].clone().unwrap();
+        assert_eq!(body, b"hello world");
+        assert_eq!(rest, b"NEXT");
+        assert_eq!(m.status, 200);
+    }
+
+    #[test]
+    fn pipelined_message_is_untouched() {
+        let input = b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc";
+        let (msgs, rest) = feed(input, &[], Limits::NEXT);
+        assert_eq!(msgs.len(), 2);
+        assert_eq!(msgs[0].as_ref().unwrap().1, b"{}");
+        assert_eq!(msgs[1].as_ref().unwrap().1, b"abc");
+        assert!(rest.is_empty());
+    }
+
+    #[test]
+    fn connection_close_and_http10() {
+        let (m, _) =
+            one(b"HTTP/1.1 200 OK\r\nConnection: keep-alive, Close\r\nContent-Length: 0\r\n\r\n")
+                .unwrap();
+        assert!(m.close);
+        let (m, _) = one(b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n").unwrap();
+        assert!(m.close);
+        let (m, _) =
+            one(b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n").unwrap();
+        assert!(!m.close);
+    }
+
+    #[test]
+    fn body_until_eof() {
+        let mut dec = Decoder::new(Limits::NEXT);
+        let mut buf = b"HTTP/1.1 200 OK\r\n\r\nall of it".to_vec();
+        let Ok(Status::NeedMore { keep }) = dec.advance(&mut buf) else {
+            panic!()
+        };
+        assert_eq!(keep, buf.len());
+        let m = dec.finish(&mut buf).unwrap().unwrap();
+        assert_eq!(&buf[m.body], b"all of it");
+        assert!(m.close);
+        // EOF mid-message is an error, EOF between messages is not.
+        let mut buf = b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nall".to_vec();
+        let _ = dec.advance(&mut buf).unwrap();
+        assert_eq!(dec.finish(&mut buf), Err(DecodeError::UnexpectedEof));
+        assert_eq!(dec.finish(&mut []), Ok(None));
+        let mut buf = b"HTTP/1.1 2".to_vec();
+        let _ = dec.advance(&mut buf).unwrap();
+        assert_eq!(dec.finish(&mut buf), Err(DecodeError::UnexpectedEof));
+    }
+
+    #[test]
+    fn no_body_statuses() {
+        let (m, body) = one(b"HTTP/1.1 204 No Content\r\nContent-Length: 7\r\n\r\n").unwrap();
+        assert_eq!(m.status, 204);
+        assert!(body.is_empty());
+    }
+
+    #[test]
+    fn oversized_content_length_body_is_drained() {
+        let limits = Limits {
+            max_body: 4,
+            ..Limits::NEXT
+        };
+        let input = b"HTTP/1.1 200 OK\r\nX-Id: 1\r\nContent-Length: 10\r\n\r\n0123456789NEXT";
+        for split in 0..input.len() {
+            let (msgs, rest) = feed(input, &[split, split + 7], limits);
+            let (m, body) = msgs[0].clone().unwrap();
+            assert!(m.body_too_large, "split {split}");
+            assert!(body.is_empty());
+            assert_eq!(m.head_len, 48);
+            assert_eq!(rest, b"NEXT", "split {split}");
+        }
+    }
+
+    #[test]
+    fn oversized_chunked_body_is_drained() {
+        let limits = Limits {
+            max_body: 4,
+            ..Limits::NEXT
+        };
+        let input =
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\nNEXT";
+        for split in 0..input.len() {
+            let (msgs, rest) = feed(input, &[split], limits);
+            let (m, body) = msgs[0].clone().unwrap();
+            assert!(m.body_too_large);
+            assert!(body.is_empty());
+            assert_eq!(rest, b"NEXT");
+        }
+    }
+
+    #[test]
+    fn errors_are_typed() {
+        let big_head = {
+            let mut v = b"HTTP/1.1 200 OK\r\nX: ".to_vec();
+            v.extend(std::iter::repeat_n(b'a', 17000));
+            v
+        };
+        let limits_few = Limits {
+            max_headers: 2,
+            ..Limits::NEXT
+        };
+        assert_eq!(one(&big_head).unwrap_err(), DecodeError::HeadTooLarge);
+        assert_eq!(
+            feed(
+                b"HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n",
+                &[],
+                limits_few
+            )
+            .0[0],
+            Err(DecodeError::TooManyHeaders)
+        );
+        for (input, want) in [
+            (&b"garbage\r\n\r\n"[..], DecodeError::InvalidHead),
+            (
+                b"HTTP/1.1 200 OK\r\nBad Header\r\n\r\n",
+                DecodeError::InvalidHead,
+            ),
+            (b"HTTP/1.1 100 Continue\r\n\r\n", DecodeError::InvalidHead),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+                DecodeError::InvalidContentLength,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                DecodeError::InvalidContentLength,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
+                DecodeError::UnsupportedTransferEncoding,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+                DecodeError::UnsupportedTransferEncoding,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+                DecodeError::InvalidChunk,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nabc",
+                DecodeError::InvalidChunk,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n11111111111111111\r\n",
+                DecodeError::InvalidChunk,
+            ),
+        ] {
+            assert_eq!(
+                one(input).unwrap_err(),
+                want,
+                "{:?}",
+                std::str::from_utf8(input)
+            );
+        }
+    }
+
+    #[test]
+    fn chunked_with_content_length_closes() {
+        let (m, body) = one(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(body, b"hi");
+        assert!(m.close);
+    }
+
+    #[test]
+    fn misuse_is_an_error() {
+        let mut dec = Decoder::new(Limits::NEXT);
+        let mut buf = b"HTTP/1.1 200 OK\r\n".to_vec();
+        let _ = dec.advance(&mut buf).unwrap();
+        assert_eq!(dec.advance(&mut [0u8; 3]), Err(DecodeError::BufferMismatch));
+    }
+
+    fn message_strategy() -> impl Strategy<Value = (Vec<u8>, Vec<u8>)> {
+        (
+            proptest::collection::vec(any::<u8>(), 0..300),
+            proptest::bool::ANY,
+            1usize..50,
+            proptest::collection::vec(("[A-Za-z-]{1,12}", "[ -~]{0,30}"), 0..6),
+        )
+            .prop_map(|(body, chunked, chunk, extra)| {
+                let mut m = b"HTTP/1.1 200 OK\r\n".to_vec();
+                for (k, v) in extra {
+                    if k.eq_ignore_ascii_case("content-length")
+                        || k.eq_ignore_ascii_case("transfer-encoding")
+                        || k.eq_ignore_ascii_case("connection")
+                    {
+                        continue;
+                    }
+                    m.extend_from_slice(std::format!("{k}: {}\r\n", v.trim()).as_bytes());
+                }
+                if chunked {
+                    m.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+                    for c in body.chunks(chunk) {
+                        m.extend_from_slice(std::format!("{:x}\r\n", c.len()).as_bytes());
+                        m.extend_from_slice(c);
+                        m.extend_from_slice(b"\r\n");
+                    }
+                    m.extend_from_slice(b"0\r\n\r\n");
+                } else {
+                    m.extend_from_slice(
+                        std::format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes(),
+                    );
+                    m.extend_from_slice(&body);
+                }
+                (m, body)
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn any_split_decodes_the_same(
+            (msg, body) in message_strategy(),
+            (msg2, body2) in message_strategy(),
+            splits in proptest::collection::vec(any::<usize>(), 0..8),
+        ) {
+            let mut input = msg.clone();
+            input.extend_from_slice(&msg2);
+            input.extend_from_slice(b"HTTP/1.1 2");
+            let (msgs, rest) = feed(&input, &splits, Limits::NEXT);
+            prop_assert_eq!(msgs.len(), 2);
+            prop_assert_eq!(&msgs[0].as_ref().unwrap().1, &body);
+            prop_assert_eq!(&msgs[1].as_ref().unwrap().1, &body2);
+            // Chunk framing is compacted away, so a chunked message may use fewer buffer bytes.
+            prop_assert!(msgs[0].as_ref().unwrap().0.consumed <= msg.len());
+            prop_assert_eq!(rest, b"HTTP/1.1 2".to_vec());
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(
+            input in proptest::collection::vec(any::<u8>(), 0..400),
+            splits in proptest::collection::vec(any::<usize>(), 0..8),
+        ) {
+            let mut prefixed = b"HTTP/1.1 200 OK\r\n".to_vec();
+            prefixed.extend_from_slice(&input);
+            let _ = feed(&input, &splits, Limits::NEXT);
+            let _ = feed(&prefixed, &splits, Limits { max_body: 16, ..Limits::NEXT });
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! The core's hot path allocates nothing: encoding `/next`, decoding a typical `/next` response
+//! into a `Context`, encoding the response head and decoding the answer, counted by a global
+//! allocator that records every allocation made on this thread.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use lamina_core::{Config, Endpoint, Event, Input, Machine};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const NEXT: &[u8] = b"HTTP/1.1 200 OK\r\n\
+Content-Type: application/json\r\n\
+Lambda-Runtime-Aws-Request-Id: 8476a536-e9f4-11e8-9739-2dfe598c3fcd\r\n\
+Lambda-Runtime-Deadline-Ms: 1542409706888\r\n\
+Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-2:123456789012:function:custom-runtime\r\n\
+Lambda-Runtime-Trace-Id: Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1\r\n\
+Lambda-Runtime-Client-Context: {\"client\":{\"app_title\":\"t\"},\"custom\":{\"k\":\"v\"}}\r\n\
+Lambda-Runtime-Cognito-Identity: {\"cognitoIdentityId\":\"id\",\"cognitoIdentityPoolId\":\"pool\"}\r\n\
+Content-Length: 17\r\n\r\n{\"name\":\"World\"}\n";
+
+const ACCEPTED: &[u8] = b"HTTP/1.1 202 Accepted\r\nContent-Length: 16\r\n\r\n{\"status\":\"OK\"}\n";
+
+#[test]
+fn hot_path_allocates_nothing() {
+    // Everything the loop needs is set up before counting starts, as a transport would.
+    let mut machine = Machine::new(
+        Endpoint::parse("127.0.0.1:9001").unwrap(),
+        Config::default(),
+    );
+    let mut out = vec![0u8; 4096];
+    let mut next = NEXT.to_vec();
+    let mut accepted = ACCEPTED.to_vec();
+
+    let before = ALLOCS.with(Cell::get);
+    for _ in 0..100 {
+        machine.poll_next(&mut out).unwrap();
+        // Fed in two pieces, as reads arrive.
+        let Input::NeedMore { keep } = machine.handle(&mut next[..40]).unwrap() else {
+            panic!("expected need-more")
+        };
+        assert_eq!(keep, 40);
+        let Input::Complete {
+            event: Event::Invocation { body, warnings },
+            ..
+        } = machine.handle(&mut next).unwrap()
+        else {
+            panic!("expected an invocation")
+        };
+        assert!(warnings.is_empty());
+        assert_eq!(&next[body], b"{\"name\":\"World\"}\n");
+        assert!(machine.context().client_context.is_some());
+        machine.respond(&mut out, "application/json", 14).unwrap();
+        let Input::Complete {
+            event: Event::Accepted,
+            ..
+        } = machine.handle(&mut accepted).unwrap()
+        else {
+            panic!("expected accepted")
+        };
+    }
+    let after = ALLOCS.with(Cell::get);
+    assert_eq!(after - before, 0, "allocations on the hot path");
+}
