@@ -1,0 +1,736 @@
+//! The acceptor and the per-connection request loop: routing, recording, faults and answers.
+
+use std::io::{self, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::http::{self, Framing, Head, HttpError};
+use crate::util;
+use crate::{Answer, Cv, Fault, OutcomeKind, OutcomeRec, Queued, Recorded, Shared, Waited};
+
+/// Socket read timeout: blocked reads wake this often to notice that the server stopped.
+const READ_TICK: Duration = Duration::from_millis(250);
+/// A client that does not take our bytes for this long loses its connection.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub(crate) fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    for stream in listener.incoming() {
+        if shared.is_stopped() {
+            break;
+        }
+        match stream {
+            Ok(s) => {
+                let id = {
+                    let mut st = shared.lock();
+                    st.connections += 1;
+                    st.connections
+                };
+                let sh = Arc::clone(&shared);
+                // If the thread cannot be spawned the stream is dropped: the connection closes.
+                let _ = thread::Builder::new()
+                    .name(format!("lamina-server-conn-{id}"))
+                    .spawn(move || serve(sh, s, id));
+            }
+            // E.g. out of file descriptors: pace the retries.
+            Err(_) => thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
+/// Whether the peer has closed (or reset) the connection. Buffered unread bytes do not count.
+pub(crate) fn peer_closed(s: &TcpStream) -> bool {
+    if s.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let mut b = [0u8; 1];
+    let r = s.peek(&mut b);
+    let _ = s.set_nonblocking(false);
+    match r {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => !matches!(
+            e.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+        ),
+    }
+}
+
+/// Sets `SO_LINGER` to 0 so that closing the socket sends RST. `std`'s `TcpStream::set_linger` is
+/// unstable, so this declares libc's `setsockopt` (std links libc anyway) on Linux and macOS.
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "macos"))]
+fn set_linger_zero(s: &TcpStream) -> bool {
+    use std::ffi::{c_int, c_void};
+    use std::os::fd::AsRawFd;
+
+    #[repr(C)]
+    struct Linger {
+        l_onoff: c_int,
+        l_linger: c_int,
+    }
+    unsafe extern "C" {
+        fn setsockopt(
+            fd: c_int,
+            level: c_int,
+            name: c_int,
+            value: *const c_void,
+            len: u32,
+        ) -> c_int;
+    }
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    const SOL_SOCKET_SO_LINGER: (c_int, c_int) = (1, 13);
+    #[cfg(target_os = "macos")]
+    const SOL_SOCKET_SO_LINGER: (c_int, c_int) = (0xffff, 0x0080);
+
+    let linger = Linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    let (level, name) = SOL_SOCKET_SO_LINGER;
+    // SAFETY: the fd is a live socket owned by `s`; `linger` is a valid `struct linger` that
+    // outlives the call and its exact size is passed.
+    unsafe {
+        setsockopt(
+            s.as_raw_fd(),
+            level,
+            name,
+            (&raw const linger).cast(),
+            std::mem::size_of::<Linger>() as u32,
+        ) == 0
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "macos")))]
+fn set_linger_zero(_: &TcpStream) -> bool {
+    false
+}
+
+/// Reads from the socket, retrying read timeouts until the server stops.
+#[derive(Debug)]
+struct StopRead {
+    stream: TcpStream,
+    shared: Arc<Shared>,
+}
+
+impl Read for StopRead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.stream.read(buf) {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    ) =>
+                {
+                    if self.shared.is_stopped() {
+                        return Err(io::Error::other("server stopped"));
+                    }
+                }
+                r => return r,
+            }
+        }
+    }
+}
+
+/// What to do with the connection after a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    KeepAlive,
+    /// Close gracefully (FIN).
+    Close,
+    /// Close abortively (RST).
+    Reset,
+}
+
+/// The endpoint a request targets.
+#[derive(Debug)]
+enum Route {
+    Next,
+    Answer(String, OutcomeKind),
+    InitError,
+    RestoreNext,
+    RestoreError,
+    ExtRegister,
+    ExtNext,
+    Invoke,
+    NotFound,
+}
+
+/// Strips an absolute-form `http://host` and the prefix. Returns the recorded path and whether the
+/// prefix was there (always true without a prefix).
+fn strip<'a>(prefix: &str, target: &'a str) -> (&'a str, bool) {
+    let mut t = target;
+    if let Some(rest) = t.strip_prefix("http://") {
+        t = rest.find('/').map_or("/", |i| &rest[i..]);
+    }
+    if prefix.is_empty() {
+        return (t, true);
+    }
+    match t.strip_prefix(prefix) {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') || rest.starts_with('?') => {
+            (rest, true)
+        }
+        _ => (t, false),
+    }
+}
+
+fn route(method: &str, path: &str, prefixed: bool) -> Route {
+    let path = path.split('?').next().unwrap_or_default();
+    if method == "POST" && path == "/2015-03-31/functions/function/invocations" {
+        return Route::Invoke;
+    }
+    if !prefixed {
+        return Route::NotFound;
+    }
+    match (method, path) {
+        ("GET", "/2018-06-01/runtime/invocation/next") => return Route::Next,
+        ("POST", "/2018-06-01/runtime/init/error") => return Route::InitError,
+        ("GET", "/2018-06-01/runtime/restore/next") => return Route::RestoreNext,
+        ("POST", "/2018-06-01/runtime/restore/error") => return Route::RestoreError,
+        ("POST", "/2020-01-01/extension/register") => return Route::ExtRegister,
+        ("GET", "/2020-01-01/extension/event/next") => return Route::ExtNext,
+        _ => {}
+    }
+    if method == "POST" {
+        if let Some(rest) = path.strip_prefix("/2018-06-01/runtime/invocation/") {
+            if let Some((id, tail)) = rest.split_once('/') {
+                let kind = match tail {
+                    "response" => Some(OutcomeKind::Response),
+                    "error" => Some(OutcomeKind::Error),
+                    _ => None,
+                };
+                if let Some(kind) = kind {
+                    return Route::Answer(id.to_string(), kind);
+                }
+            }
+        }
+    }
+    Route::NotFound
+}
+
+/// A small JSON error body in Lambda's style for `status`.
+fn error_json(status: u16) -> Vec<u8> {
+    let (ty, msg) = match status {
+        400 => ("InvalidRequestID", "Invalid request ID"),
+        403 => ("InvalidStateTransition", "State transition is not allowed"),
+        404 => ("NotFound", "Not found"),
+        410 => ("InvocationGone", "Invocation timed out"),
+        413 => (
+            "RequestEntityTooLarge",
+            "Exceeded maximum allowed payload size (6291556 bytes).",
+        ),
+        431 => ("RequestHeaderFieldsTooLarge", "Request header too large"),
+        500 => ("ServiceException", "Internal service error"),
+        _ => ("Error", http::reason(status)),
+    };
+    format!(
+        r#"{{"errorMessage":{},"errorType":{}}}"#,
+        util::json_str(msg),
+        util::json_str(ty)
+    )
+    .into_bytes()
+}
+
+const JSON: &str = "application/json";
+
+/// Encodes a response with `Content-Length`, an optional `Content-Type`, `extra` headers and
+/// `Connection: close` when `close`.
+fn simple(
+    status: u16,
+    content_type: Option<&str>,
+    extra: &[(&str, String)],
+    body: &[u8],
+    close: bool,
+) -> Vec<u8> {
+    let mut headers: Vec<(String, String)> = Vec::with_capacity(extra.len() + 3);
+    if let Some(ct) = content_type {
+        headers.push(("Content-Type".into(), ct.into()));
+    }
+    for (k, v) in extra {
+        headers.push(((*k).into(), v.clone()));
+    }
+    headers.push(("Content-Length".into(), body.len().to_string()));
+    if close {
+        headers.push(("Connection".into(), "close".into()));
+    }
+    http::encode(status, &headers, body)
+}
+
+fn serve(shared: Arc<Shared>, stream: TcpStream, id: u64) {
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_read_timeout(Some(READ_TICK));
+    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+    let Ok(read_half) = stream.try_clone() else {
+        return;
+    };
+    if let Ok(registered) = stream.try_clone() {
+        shared.streams().insert(id, registered);
+    }
+    let mut conn = Conn {
+        reader: BufReader::with_capacity(
+            16 * 1024,
+            StopRead {
+                stream: read_half,
+                shared: Arc::clone(&shared),
+            },
+        ),
+        stream,
+        shared: Arc::clone(&shared),
+        id,
+    };
+    let flow = if shared.is_stopped() {
+        Flow::Close
+    } else {
+        conn.run()
+    };
+    // Every clone of the socket must be gone for the close to happen.
+    drop(shared.streams().remove(&id));
+    if flow == Flow::Reset && set_linger_zero(&conn.stream) {
+        drop(conn);
+        return;
+    }
+    let _ = conn.stream.flush();
+    let _ = conn.stream.shutdown(Shutdown::Write);
+    drop(conn);
+}
+
+#[derive(Debug)]
+struct Conn {
+    reader: BufReader<StopRead>,
+    stream: TcpStream,
+    shared: Arc<Shared>,
+    id: u64,
+}
+
+impl Conn {
+    fn send(&mut self, bytes: &[u8]) -> bool {
+        self.stream.write_all(bytes).is_ok()
+    }
+
+    /// Sends `bytes`, then keeps the connection unless `close` or the write failed.
+    fn reply(&mut self, bytes: &[u8], close: bool) -> Flow {
+        if self.send(bytes) && !close {
+            Flow::KeepAlive
+        } else {
+            Flow::Close
+        }
+    }
+
+    fn reject(&mut self, e: HttpError) {
+        let (status, body) = match e {
+            HttpError::Io => return,
+            HttpError::Bad(why) => (
+                400,
+                format!(
+                    r#"{{"errorMessage":{},"errorType":"BadRequest"}}"#,
+                    util::json_str(why)
+                )
+                .into_bytes(),
+            ),
+            HttpError::HeadTooLarge => (431, error_json(431)),
+            HttpError::BodyTooLarge => (413, error_json(413)),
+        };
+        let bytes = simple(status, Some(JSON), &[], &body, true);
+        self.send(&bytes);
+    }
+
+    fn run(&mut self) -> Flow {
+        loop {
+            let head = match http::read_head(&mut self.reader) {
+                Ok(Some(h)) => h,
+                Ok(None) => return Flow::Close,
+                Err(e) => {
+                    self.reject(e);
+                    return Flow::Close;
+                }
+            };
+            match self.request(head) {
+                Flow::KeepAlive => {}
+                other => return other,
+            }
+        }
+    }
+
+    /// Reads the body of the request whose head is `head`, records it and answers it.
+    fn request(&mut self, head: Head) -> Flow {
+        let client_close = match http::header(&head.headers, "connection") {
+            Some(v) if v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")) => true,
+            Some(v)
+                if v.split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("keep-alive")) =>
+            {
+                false
+            }
+            _ => head.minor_version == 0,
+        };
+        let (path, prefixed) = strip(&self.shared.cfg.path_prefix, &head.target);
+        let path = path.to_string();
+        let route = route(&head.method, &path, prefixed);
+        let framing = match http::framing(&head.headers) {
+            Ok(f) => f,
+            Err(e) => {
+                self.reject(e);
+                return Flow::Close;
+            }
+        };
+        let expects_continue = http::header(&head.headers, "expect")
+            .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+        if expects_continue
+            && framing != Framing::None
+            && framing != Framing::Length(0)
+            && !self.send(b"HTTP/1.1 100 Continue\r\n\r\n")
+        {
+            return Flow::Close;
+        }
+        let progress_id = match &route {
+            Route::Answer(id, OutcomeKind::Response) => Some(id.clone()),
+            _ => None,
+        };
+        let shared = Arc::clone(&self.shared);
+        let mut on_chunk = |_: usize| {
+            if let Some(id) = &progress_id {
+                *shared.lock().chunk_progress.entry(id.clone()).or_insert(0) += 1;
+            }
+        };
+        let body = match http::read_body(&mut self.reader, framing, &mut on_chunk) {
+            Ok(b) => b,
+            Err(e) => {
+                self.reject(e);
+                return Flow::Close;
+            }
+        };
+        let rec = Recorded {
+            conn: self.id,
+            method: head.method,
+            path,
+            headers: head.headers,
+            body: body.data,
+            trailers: body.trailers,
+            chunks: body.chunks,
+            at: Instant::now(),
+        };
+        self.dispatch(route, rec, client_close)
+    }
+
+    fn record(&self, rec: Recorded) {
+        let mut st = self.shared.lock();
+        st.requests.push(rec);
+        self.shared.release_and_wake(st, &[Cv::Requests]);
+    }
+
+    fn dispatch(&mut self, route: Route, rec: Recorded, close: bool) -> Flow {
+        let accepted = || simple(202, Some(JSON), &[], br#"{"status":"OK"}"#, close);
+        match route {
+            Route::Next => {
+                let mut st = self.shared.lock();
+                st.requests.push(rec);
+                st.next_polls += 1;
+                self.shared.release_and_wake(st, &[Cv::Requests]);
+                self.next(close)
+            }
+            Route::Answer(id, kind) => self.answer(id, kind, rec, close),
+            Route::InitError | Route::RestoreError => {
+                self.record(rec);
+                self.reply(&accepted(), close)
+            }
+            Route::RestoreNext => {
+                self.record(rec);
+                let bytes = if self.shared.cfg.snap_start {
+                    simple(200, None, &[], b"", close)
+                } else {
+                    simple(404, Some(JSON), &[], &error_json(404), close)
+                };
+                self.reply(&bytes, close)
+            }
+            Route::ExtRegister => {
+                self.record(rec);
+                let cfg = &self.shared.cfg;
+                let body = format!(
+                    r#"{{"functionName":{},"functionVersion":{},"handler":"bootstrap"}}"#,
+                    util::json_str(&cfg.function_name),
+                    util::json_str(&cfg.function_version)
+                );
+                let bytes = simple(
+                    200,
+                    Some(JSON),
+                    &[("Lambda-Extension-Identifier", util::uuid())],
+                    body.as_bytes(),
+                    close,
+                );
+                self.reply(&bytes, close)
+            }
+            Route::ExtNext => {
+                self.record(rec);
+                let shared = Arc::clone(&self.shared);
+                match shared.wait_until(Cv::Queue, None, Some(&self.stream), |st| {
+                    st.ext_shutdown.then_some(())
+                }) {
+                    Waited::Got(()) => {
+                        let body = format!(
+                            r#"{{"eventType":"SHUTDOWN","shutdownReason":"spindown","deadlineMs":{}}}"#,
+                            util::epoch_ms() + 2000
+                        );
+                        let bytes = simple(
+                            200,
+                            Some(JSON),
+                            &[("Lambda-Extension-Event-Identifier", util::uuid())],
+                            body.as_bytes(),
+                            close,
+                        );
+                        self.reply(&bytes, close)
+                    }
+                    _ => Flow::Close,
+                }
+            }
+            Route::Invoke => {
+                let body = rec.body.clone();
+                self.record(rec);
+                self.invoke(body, close)
+            }
+            Route::NotFound => {
+                self.record(rec);
+                let bytes = simple(404, Some(JSON), &[], &error_json(404), close);
+                self.reply(&bytes, close)
+            }
+        }
+    }
+
+    /// `GET /next`: waits for an invocation and delivers it, fault applied.
+    fn next(&mut self, client_close: bool) -> Flow {
+        let shared = Arc::clone(&self.shared);
+        let q = match shared.wait_until(Cv::Queue, None, Some(&self.stream), |st| {
+            let q = st.queue.pop_front()?;
+            st.deliver(&q);
+            Some(q)
+        }) {
+            Waited::Got(q) => q,
+            _ => return Flow::Close,
+        };
+        match &q.inv.fault {
+            Fault::Delay(d) => {
+                let until = Instant::now().checked_add(*d);
+                if let Waited::Stopped = shared.wait_until(Cv::Queue, until, None, |_| None::<()>) {
+                    return Flow::Close;
+                }
+            }
+            Fault::Status(code) => {
+                let bytes = simple(*code, Some(JSON), &[], &error_json(*code), client_close);
+                return self.reply(&bytes, client_close);
+            }
+            Fault::Raw(bytes) => {
+                let close = client_close || !http::is_one_complete_response(bytes);
+                return self.reply(bytes, close);
+            }
+            _ => {}
+        }
+        let (bytes, close) = self.next_response(&q, client_close);
+        match q.inv.fault {
+            Fault::CloseAfter(n) => {
+                self.send(bytes.get(..n).unwrap_or(&bytes));
+                Flow::Close
+            }
+            Fault::ResetAfter(n) => {
+                self.send(bytes.get(..n).unwrap_or(&bytes));
+                Flow::Reset
+            }
+            _ => self.reply(&bytes, close),
+        }
+    }
+
+    /// The full `/next` response for `q` and whether to close after it.
+    fn next_response(&self, q: &Queued, client_close: bool) -> (Vec<u8>, bool) {
+        let cfg = &self.shared.cfg;
+        let inv = &q.inv;
+        let deadline = inv.deadline_ms.unwrap_or_else(|| {
+            util::epoch_ms().saturating_add(cfg.timeout.as_millis().min(u64::MAX as u128) as u64)
+        });
+        let arn = format!(
+            "arn:aws:lambda:us-east-1:123456789012:function:{}",
+            cfg.function_name
+        );
+        let mut headers: Vec<(String, String)> = vec![
+            ("Content-Type".into(), JSON.into()),
+            ("Lambda-Runtime-Aws-Request-Id".into(), q.id.clone()),
+            ("Lambda-Runtime-Deadline-Ms".into(), deadline.to_string()),
+            ("Lambda-Runtime-Invoked-Function-Arn".into(), arn),
+            (
+                "Lambda-Runtime-Trace-Id".into(),
+                inv.trace_id.clone().unwrap_or_else(util::trace_id),
+            ),
+        ];
+        let mut replaced = vec![false; headers.len()];
+        for (k, v) in &inv.extra_headers {
+            let slot =
+                (0..replaced.len()).find(|&i| !replaced[i] && headers[i].0.eq_ignore_ascii_case(k));
+            match slot {
+                Some(i) => {
+                    headers[i] = (k.clone(), v.clone());
+                    replaced[i] = true;
+                }
+                None => headers.push((k.clone(), v.clone())),
+            }
+        }
+        if let Fault::PadHeader(n) = inv.fault {
+            headers.push(("X-Pad".into(), "a".repeat(n)));
+        }
+        let mut close = client_close || inv.fault == Fault::ConnectionClose;
+        if close {
+            headers.push(("Connection".into(), "close".into()));
+        }
+        let (framing_name, body) = match inv.fault {
+            Fault::Chunked(n) => {
+                headers.push(("Transfer-Encoding".into(), "chunked".into()));
+                ("Transfer-Encoding", http::chunk_body(&inv.body, n))
+            }
+            _ => {
+                headers.push(("Content-Length".into(), inv.body.len().to_string()));
+                ("Content-Length", inv.body.clone())
+            }
+        };
+        let omitted = |k: &str| inv.omit_headers.iter().any(|o| o.eq_ignore_ascii_case(k));
+        if omitted(framing_name) {
+            close = true;
+        }
+        headers.retain(|(k, _)| !omitted(k));
+        (http::encode(200, &headers, &body), close)
+    }
+
+    /// `POST /invocation/{id}/response` or `/error`.
+    fn answer(&mut self, id: String, kind: OutcomeKind, rec: Recorded, close: bool) -> Flow {
+        let mut guard = self.shared.lock();
+        let watched = guard.outcome_waits.contains_key(&id);
+        let status = {
+            let st = &mut *guard;
+            let req = st.requests.len();
+            st.requests.push(rec);
+            let status = match st.known.get_mut(&id) {
+                None => 400,
+                Some(k) => {
+                    k.answers += 1;
+                    if k.outstanding > 0 {
+                        k.outstanding -= 1;
+                        st.in_flight = st.in_flight.saturating_sub(1);
+                    }
+                    match k.answer {
+                        Answer::Accept => 202,
+                        Answer::Status(s) => s,
+                        Answer::Ok200Empty => 200,
+                        Answer::CloseFirst if k.answers == 1 => 0,
+                        Answer::CloseFirst => 202,
+                    }
+                }
+            };
+            let n = st.outcomes.len();
+            st.first_outcome.entry(id.clone()).or_insert(n);
+            st.outcomes.push(OutcomeRec {
+                request_id: id,
+                kind,
+                req,
+                status,
+            });
+            status
+        };
+        let wake: &[Cv] = if watched {
+            &[Cv::Requests, Cv::Outcomes]
+        } else {
+            &[Cv::Requests]
+        };
+        self.shared.release_and_wake(guard, wake);
+        let bytes = match status {
+            0 => return Flow::Close,
+            200 => simple(200, None, &[], b"", close),
+            202 => simple(202, Some(JSON), &[], br#"{"status":"OK"}"#, close),
+            s => simple(s, Some(JSON), &[], &error_json(s), close),
+        };
+        self.reply(&bytes, close)
+    }
+
+    /// The RIE-style invoke endpoint: queues the event and answers with its outcome.
+    fn invoke(&mut self, event: Vec<u8>, close: bool) -> Flow {
+        let shared = Arc::clone(&self.shared);
+        let id = shared.enqueue(crate::Invocation::new(event));
+        let limit = shared.cfg.timeout.saturating_add(Duration::from_secs(5));
+        let waited = shared.wait_outcome_of(&id, None, Some(&self.stream), |st| {
+            if let Some(&i) = st.first_outcome.get(&id) {
+                let o = st.outcome(i)?;
+                let err = if o.kind == OutcomeKind::Error {
+                    Some(o.error_type().unwrap_or("Unhandled").to_string())
+                } else {
+                    o.error_type().map(str::to_string)
+                };
+                return Some(Ok((o.request.body, err)));
+            }
+            let delivered = st.known.get(&id).and_then(|k| k.delivered_at);
+            match delivered {
+                Some(t) if t.elapsed() > limit => Some(Err(())),
+                _ => None,
+            }
+        });
+        let bytes = match waited {
+            Waited::Got(Ok((body, None))) => simple(200, Some(JSON), &[], &body, close),
+            Waited::Got(Ok((body, Some(ty)))) => simple(
+                200,
+                Some(JSON),
+                &[("X-Amz-Function-Error", ty)],
+                &body,
+                close,
+            ),
+            Waited::Got(Err(())) => {
+                let msg = format!(
+                    "Task timed out after {:.2} seconds",
+                    shared.cfg.timeout.as_secs_f64()
+                );
+                let body = format!(
+                    r#"{{"errorMessage":{},"errorType":"Sandbox.Timedout"}}"#,
+                    util::json_str(&msg)
+                );
+                simple(504, Some(JSON), &[], body.as_bytes(), close)
+            }
+            _ => {
+                // The caller went away (or we stop): withdraw the event if nobody took it yet.
+                shared.lock().queue.retain(|q| q.id != id);
+                return Flow::Close;
+            }
+        };
+        self.reply(&bytes, close)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_stripping_and_routes() {
+        assert_eq!(strip("/.rt", "/.rt/2018-06-01/x"), ("/2018-06-01/x", true));
+        assert_eq!(strip("/.rt", "/.rtx/2018"), ("/.rtx/2018", false));
+        assert_eq!(strip("", "http://h:1/a?b"), ("/a?b", true));
+        assert!(matches!(
+            route("GET", "/2018-06-01/runtime/invocation/next?x=1", true),
+            Route::Next
+        ));
+        assert!(matches!(
+            route("GET", "/2018-06-01/runtime/invocation/next", false),
+            Route::NotFound
+        ));
+        assert!(matches!(
+            route("POST", "/2015-03-31/functions/function/invocations", false),
+            Route::Invoke
+        ));
+        match route("POST", "/2018-06-01/runtime/invocation/abc/error", true) {
+            Route::Answer(id, OutcomeKind::Error) => assert_eq!(id, "abc"),
+            r => panic!("{r:?}"),
+        }
+        assert!(matches!(
+            route("POST", "/2018-06-01/runtime/invocation/abc/other", true),
+            Route::NotFound
+        ));
+        assert!(matches!(
+            route("DELETE", "/2018-06-01/runtime/invocation/next", true),
+            Route::NotFound
+        ));
+    }
+}
