@@ -1,0 +1,4 @@
+//! `echo` on the blocking std transport.
+fn main() {
+    lamina_std::run_raw(lamina_examples::echo)
+}

@@ -1,0 +1,4 @@
+//! `hello` on the blocking std transport.
+fn main() {
+    lamina_std::run(lamina_examples::hello)
+}

@@ -1,0 +1,118 @@
+//! The example functions' handlers, shared by their binaries (one per transport).
+//!
+//! - `hello`: `{"name":"World"}` gives `"Hello World!"`.
+//! - `echo`: the event's bytes back, unchanged, without allocating.
+//! - `fail`: `{"error":"msg"}` fails with that message, `{"panic":"msg"}` panics, anything else
+//!   comes back as it was; with `LAMINA_EXAMPLE_FAIL_INIT=msg` in the environment its
+//!   initialisation fails instead.
+//! - `context`: the decoded `Context`, the function settings and the `_X_AMZN_TRACE_ID` the
+//!   handler saw, as JSON (a debugging aid).
+
+use std::borrow::Cow;
+use std::convert::Infallible;
+use std::fmt;
+
+use lamina_std::{Config, Context, Diagnostic};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The seed article's event.
+#[derive(Debug, Deserialize)]
+pub struct MyEvent {
+    /// Who to greet.
+    pub name: String,
+}
+
+/// The seed article's error.
+#[derive(Debug)]
+pub struct MyError(pub String);
+
+impl fmt::Display for MyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `{"name":"World"}` → `"Hello World!"`.
+pub fn hello(_ctx: &Context, event: MyEvent) -> Result<String, MyError> {
+    Ok(format!("Hello {}!", event.name))
+}
+
+/// The event, back as it came, borrowed: no allocation.
+pub fn echo<'a>(_ctx: &Context, event: &'a [u8]) -> Result<Cow<'a, [u8]>, Infallible> {
+    Ok(Cow::Borrowed(event))
+}
+
+/// The error `fail` returns for `{"error": ...}`.
+#[derive(Debug)]
+pub struct FailRequested(pub String);
+
+impl fmt::Display for FailRequested {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Fails, panics or echoes, as the event says.
+pub fn fail(_ctx: &Context, event: Value) -> Result<Value, FailRequested> {
+    if let Some(msg) = event.get("error").and_then(Value::as_str) {
+        return Err(FailRequested(msg.to_string()));
+    }
+    if let Some(msg) = event.get("panic").and_then(Value::as_str) {
+        panic!("{msg}");
+    }
+    Ok(event)
+}
+
+/// `fail`'s initialisation: fails when `LAMINA_EXAMPLE_FAIL_INIT` is set.
+pub fn fail_init() -> Result<(), Diagnostic> {
+    match std::env::var("LAMINA_EXAMPLE_FAIL_INIT") {
+        Ok(msg) => Err(Diagnostic::new("Init.Failed", msg)),
+        Err(_) => Ok(()),
+    }
+}
+
+/// The context, settings and trace variable as JSON.
+pub fn context(config: &Config, ctx: &Context) -> Value {
+    let client_context = ctx.client_context.as_ref().map(|cc| {
+        let client = cc.client.as_ref().map(|c| {
+            json!({
+                "installation_id": c.installation_id.as_deref(),
+                "app_title": c.app_title.as_deref(),
+                "app_version_name": c.app_version_name.as_deref(),
+                "app_version_code": c.app_version_code.as_deref(),
+                "app_package_name": c.app_package_name.as_deref(),
+            })
+        });
+        let map = |m: &lamina_std::core::context::StringMap| -> Value {
+            m.iter()
+                .map(|(k, v)| (k.to_string(), Value::from(v.as_str())))
+                .collect::<serde_json::Map<_, _>>()
+                .into()
+        };
+        json!({ "client": client, "custom": map(&cc.custom), "env": map(&cc.env) })
+    });
+    let identity = ctx.identity.as_ref().map(|i| {
+        json!({
+            "cognitoIdentityId": i.identity_id.as_deref(),
+            "cognitoIdentityPoolId": i.identity_pool_id.as_deref(),
+        })
+    });
+    json!({
+        "request_id": ctx.request_id.as_str(),
+        "deadline_ms": ctx.deadline_ms,
+        "invoked_function_arn": ctx.invoked_function_arn.as_str(),
+        "xray_trace_id": ctx.xray_trace_id.as_deref(),
+        "client_context": client_context,
+        "identity": identity,
+        "tenant_id": ctx.tenant_id.as_deref(),
+        "invocation_id": ctx.invocation_id.as_ref().map(|i| i.as_str()),
+        "env_trace_id": std::env::var("_X_AMZN_TRACE_ID").ok(),
+        "function_name": config.function_name,
+        "function_version": config.function_version,
+        "memory_mb": config.memory_mb,
+        "log_group": config.log_group,
+        "log_stream": config.log_stream,
+        "max_concurrency": config.max_concurrency,
+    })
+}

@@ -1,0 +1,370 @@
+//! Handler forms: typed (serde), raw bytes, and the trait both transports call.
+
+use std::any::Any;
+use std::borrow::Cow;
+use std::fmt::{Display, Write as _};
+use std::marker::PhantomData;
+
+use lamina_core::{Context, error_type};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// The runtime's reusable scratch space for one worker: response bytes and error text live
+/// here between invocations, so a warm invocation allocates nothing in the runtime.
+#[derive(Debug, Default)]
+pub struct Output {
+    /// Serialized responses.
+    pub body: Vec<u8>,
+    /// An owned response handed over by a raw handler.
+    pub owned: Vec<u8>,
+    /// Error messages.
+    pub message: String,
+    /// Error types that are not a static string.
+    pub error_type: String,
+}
+
+/// What a handler made of one invocation.
+#[derive(Debug)]
+pub enum Reply<'a> {
+    /// Send these bytes as the response.
+    Body(&'a [u8]),
+    /// Report this error.
+    Error {
+        /// `errorType`.
+        error_type: &'a str,
+        /// `errorMessage`.
+        message: &'a str,
+    },
+}
+
+/// What both transports call for each invocation. [`typed`] and [`raw`] build one from a plain
+/// function; implement it yourself for full control.
+pub trait Handler: Send + Sync + 'static {
+    /// Handles one event. The reply may borrow from the event or from `out` (not from `ctx`).
+    fn call<'a>(&'a self, ctx: &Context, event: &'a [u8], out: &'a mut Output) -> Reply<'a>;
+
+    /// The `Content-Type` of successful responses.
+    fn content_type(&self) -> &'static str {
+        "application/json"
+    }
+}
+
+/// An error with an explicit `errorType`: return it (or convert into it) from a handler to
+/// choose the type Lambda and X-Ray show, instead of the error's Rust type name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// `errorType`, e.g. `"OrderNotFound"`.
+    pub error_type: Cow<'static, str>,
+    /// `errorMessage`.
+    pub message: Cow<'static, str>,
+}
+
+impl Diagnostic {
+    /// An error of type `error_type` saying `message`.
+    pub fn new(
+        error_type: impl Into<Cow<'static, str>>,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Diagnostic {
+            error_type: error_type.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl Display for Diagnostic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Diagnostic {}
+
+/// The short, readable name of a type: `my_crate::MyError` → `MyError`,
+/// `Box<dyn Error + Send + Sync>` → `Error`, `&str` → `str`.
+pub fn short_type_name<T: ?Sized>() -> &'static str {
+    short_name(std::any::type_name::<T>())
+}
+
+fn short_name(full: &'static str) -> &'static str {
+    let base = full.split('<').next().unwrap_or(full);
+    let base = base.trim_start_matches('&').trim_start_matches("mut ");
+    let name = base.rsplit("::").next().unwrap_or(base);
+    match name {
+        "Box" | "Arc" | "Rc" if full.contains("dyn ") => "Error",
+        "" => "Error",
+        _ => name,
+    }
+}
+
+/// Writes an error's type and message into `out` and returns the reply.
+pub fn error_reply<'a, E: Display + 'static>(err: &E, out: &'a mut Output) -> Reply<'a> {
+    out.message.clear();
+    let error_type: &'a str = match (err as &dyn Any).downcast_ref::<Diagnostic>() {
+        Some(d) => {
+            out.error_type.clear();
+            out.error_type.push_str(&d.error_type);
+            out.message.push_str(&d.message);
+            &out.error_type
+        }
+        None => {
+            let _ = write!(out.message, "{err}");
+            short_type_name::<E>()
+        }
+    };
+    Reply::Error {
+        error_type,
+        message: &out.message,
+    }
+}
+
+/// A typed handler: the event is deserialized into `E`, the response serialized from `R`.
+pub struct Typed<F, E, R, Err> {
+    f: F,
+    _types: PhantomData<fn(E) -> (R, Err)>,
+}
+
+impl<F, E, R, Err> std::fmt::Debug for Typed<F, E, R, Err> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Typed")
+            .field("event", &short_type_name::<E>())
+            .finish()
+    }
+}
+
+/// Wraps `fn(&Context, E) -> Result<R, Err>` as a [`Handler`].
+pub fn typed<F, E, R, Err>(f: F) -> Typed<F, E, R, Err>
+where
+    F: Fn(&Context, E) -> Result<R, Err> + Send + Sync + 'static,
+    E: DeserializeOwned + 'static,
+    R: Serialize + 'static,
+    Err: Display + 'static,
+{
+    Typed {
+        f,
+        _types: PhantomData,
+    }
+}
+
+impl<F, E, R, Err> Handler for Typed<F, E, R, Err>
+where
+    F: Fn(&Context, E) -> Result<R, Err> + Send + Sync + 'static,
+    E: DeserializeOwned + 'static,
+    R: Serialize + 'static,
+    Err: Display + 'static,
+{
+    fn call<'a>(&'a self, ctx: &Context, event: &'a [u8], out: &'a mut Output) -> Reply<'a> {
+        let event: E = match json::from_slice(event, out) {
+            Ok(e) => e,
+            Err(()) => {
+                return Reply::Error {
+                    error_type: error_type::INVALID_EVENT,
+                    message: &out.message,
+                };
+            }
+        };
+        match (self.f)(ctx, event) {
+            Ok(response) => match json::to_vec(&response, &mut out.body) {
+                Ok(()) => Reply::Body(&out.body),
+                Err(()) => Reply::Error {
+                    error_type: error_type::INVALID_RESPONSE,
+                    message: "the response could not be serialized to JSON",
+                },
+            },
+            Err(e) => error_reply(&e, out),
+        }
+    }
+}
+
+#[cfg(feature = "serde_json")]
+mod json {
+    use super::*;
+
+    pub(super) fn from_slice<E: DeserializeOwned>(event: &[u8], out: &mut Output) -> Result<E, ()> {
+        serde_json::from_slice(event).map_err(|e| {
+            out.message.clear();
+            let _ = write!(out.message, "could not deserialize the event: {e}");
+        })
+    }
+
+    pub(super) fn to_vec<R: Serialize>(response: &R, body: &mut Vec<u8>) -> Result<(), ()> {
+        body.clear();
+        serde_json::to_writer(&mut *body, response).map_err(|_| ())
+    }
+}
+
+#[cfg(not(feature = "serde_json"))]
+mod json {
+    use super::*;
+
+    pub(super) fn from_slice<E: DeserializeOwned>(event: &[u8], out: &mut Output) -> Result<E, ()> {
+        // Unescaped strings are no longer than their escaped form.
+        out.body.clear();
+        out.body.resize(event.len(), 0);
+        lamina_core::event::from_json(event, &mut out.body).map_err(|e| {
+            out.message.clear();
+            out.message.push_str(e.message());
+        })
+    }
+
+    pub(super) fn to_vec<R: Serialize>(response: &R, body: &mut Vec<u8>) -> Result<(), ()> {
+        // Grow until it fits (the buffer is kept, so this settles after warm-up).
+        let mut size = body.capacity().max(256);
+        loop {
+            body.clear();
+            body.resize(size, 0);
+            match lamina_core::event::to_json(response, body) {
+                Ok(n) => {
+                    body.truncate(n);
+                    return Ok(());
+                }
+                Err(lamina_core::event::EventError::ResponseTooLarge) if size < 64 << 20 => {
+                    size *= 2;
+                }
+                Err(_) => return Err(()),
+            }
+        }
+    }
+}
+
+/// A raw handler: event bytes in, response bytes out, no serde.
+pub struct Raw<F, Err> {
+    f: F,
+    _types: PhantomData<fn() -> Err>,
+}
+
+impl<F, Err> std::fmt::Debug for Raw<F, Err> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Raw")
+    }
+}
+
+/// Wraps `fn(&Context, &[u8]) -> Result<Cow<[u8]>, Err>` as a [`Handler`]. Return
+/// `Cow::Borrowed` (for instance a slice of the event) to answer without allocating.
+pub fn raw<F, Err>(f: F) -> Raw<F, Err>
+where
+    F: for<'a, 'c> Fn(&'c Context, &'a [u8]) -> Result<Cow<'a, [u8]>, Err> + Send + Sync + 'static,
+    Err: Display + 'static,
+{
+    Raw {
+        f,
+        _types: PhantomData,
+    }
+}
+
+impl<F, Err> Handler for Raw<F, Err>
+where
+    F: for<'a, 'c> Fn(&'c Context, &'a [u8]) -> Result<Cow<'a, [u8]>, Err> + Send + Sync + 'static,
+    Err: Display + 'static,
+{
+    fn call<'a>(&'a self, ctx: &Context, event: &'a [u8], out: &'a mut Output) -> Reply<'a> {
+        match (self.f)(ctx, event) {
+            Ok(Cow::Borrowed(b)) => Reply::Body(b),
+            Ok(Cow::Owned(v)) => {
+                out.owned = v;
+                Reply::Body(&out.owned)
+            }
+            Err(e) => error_reply(&e, out),
+        }
+    }
+
+    fn content_type(&self) -> &'static str {
+        "application/octet-stream"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug)]
+    struct MyError;
+    impl Display for MyError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("it \"failed\"")
+        }
+    }
+
+    #[test]
+    fn short_names() {
+        assert_eq!(short_type_name::<MyError>(), "MyError");
+        assert_eq!(short_type_name::<String>(), "String");
+        assert_eq!(short_type_name::<&str>(), "str");
+        assert_eq!(
+            short_type_name::<Box<dyn std::error::Error + Send + Sync>>(),
+            "Error"
+        );
+        assert_eq!(short_type_name::<std::io::Error>(), "Error");
+        assert_eq!(short_type_name::<Vec<u8>>(), "Vec");
+    }
+
+    #[derive(Deserialize)]
+    struct Ev {
+        name: String,
+    }
+
+    fn hello(_: &Context, e: Ev) -> Result<String, MyError> {
+        if e.name.is_empty() {
+            return Err(MyError);
+        }
+        Ok(format!("Hello {}!", e.name))
+    }
+
+    #[test]
+    fn typed_success_error_and_bad_event() {
+        let h = typed(hello);
+        let ctx = Context::default();
+        let mut out = Output::default();
+        match h.call(&ctx, br#"{"name":"World"}"#, &mut out) {
+            Reply::Body(b) => assert_eq!(b, br#""Hello World!""#),
+            r => panic!("{r:?}"),
+        }
+        match h.call(&ctx, br#"{"name":""}"#, &mut out) {
+            Reply::Error {
+                error_type,
+                message,
+            } => {
+                assert_eq!(error_type, "MyError");
+                assert_eq!(message, "it \"failed\"");
+            }
+            r => panic!("{r:?}"),
+        }
+        match h.call(&ctx, b"not json", &mut out) {
+            Reply::Error { error_type, .. } => assert_eq!(error_type, error_type::INVALID_EVENT),
+            r => panic!("{r:?}"),
+        }
+    }
+
+    fn echo<'a>(_: &Context, event: &'a [u8]) -> Result<Cow<'a, [u8]>, Diagnostic> {
+        if event == b"fail" {
+            return Err(Diagnostic::new("Custom.Type", "custom message"));
+        }
+        Ok(Cow::Borrowed(event))
+    }
+
+    #[test]
+    fn raw_borrows_and_diagnostics_choose_the_type() {
+        let h = raw(echo);
+        let ctx = Context::default();
+        let mut out = Output::default();
+        let event = b"abc".to_vec();
+        match h.call(&ctx, &event, &mut out) {
+            Reply::Body(b) => assert_eq!(b.as_ptr(), event.as_ptr()),
+            r => panic!("{r:?}"),
+        }
+        match h.call(&ctx, b"fail", &mut out) {
+            Reply::Error {
+                error_type,
+                message,
+            } => assert_eq!((error_type, message), ("Custom.Type", "custom message")),
+            r => panic!("{r:?}"),
+        }
+        // Closures work too.
+        let h = raw(|_, e: &[u8]| Ok::<_, MyError>(Cow::Owned(e.to_ascii_uppercase())));
+        match h.call(&ctx, b"abc", &mut out) {
+            Reply::Body(b) => assert_eq!(b, b"ABC"),
+            r => panic!("{r:?}"),
+        }
+    }
+}

@@ -1,0 +1,144 @@
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod conn;
+pub mod handler;
+pub mod log;
+pub mod panic;
+pub mod runtime;
+pub mod trace;
+
+use std::borrow::Cow;
+use std::fmt::Display;
+
+pub use config::{Config, ConfigError, InitType};
+pub use handler::{Diagnostic, Handler, Output, Reply, raw, typed};
+pub use lamina_core::{self as core, Context};
+pub use runtime::Exit;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Runs a typed handler as this process's Lambda runtime, with settings from the environment.
+/// Never returns: the process exits when the Runtime API says so.
+///
+/// ```no_run
+/// use lamina_std::Context;
+/// use serde::Deserialize;
+///
+/// #[derive(Deserialize)]
+/// struct MyEvent { name: String }
+///
+/// fn my_handler(_ctx: &Context, event: MyEvent) -> Result<String, std::io::Error> {
+///     Ok(format!("Hello {}!", event.name))
+/// }
+///
+/// fn main() { lamina_std::run(my_handler) }
+/// ```
+pub fn run<F, E, R, Err>(handler: F) -> !
+where
+    F: Fn(&Context, E) -> Result<R, Err> + Send + Sync + 'static,
+    E: DeserializeOwned + 'static,
+    R: Serialize + 'static,
+    Err: Display + 'static,
+{
+    Runtime::from_env().run(typed(handler))
+}
+
+/// Runs a raw-bytes handler: the event as bytes in, the response as bytes out. Return
+/// `Cow::Borrowed` to answer without allocating.
+///
+/// ```no_run
+/// use std::borrow::Cow;
+/// use std::convert::Infallible;
+/// use lamina_std::Context;
+///
+/// fn echo<'a>(_ctx: &Context, event: &'a [u8]) -> Result<Cow<'a, [u8]>, Infallible> {
+///     Ok(Cow::Borrowed(event))
+/// }
+///
+/// fn main() { lamina_std::run_raw(echo) }
+/// ```
+pub fn run_raw<F, Err>(handler: F) -> !
+where
+    F: for<'a, 'c> Fn(&'c Context, &'a [u8]) -> Result<Cow<'a, [u8]>, Err> + Send + Sync + 'static,
+    Err: Display + 'static,
+{
+    Runtime::from_env().run(raw(handler))
+}
+
+/// The runtime, configured: from the environment or explicitly.
+#[derive(Debug)]
+pub struct Runtime {
+    config: Result<Config, ConfigError>,
+}
+
+impl Runtime {
+    /// Settings from the environment Lambda gives a runtime (errors are reported when it runs).
+    pub fn from_env() -> Runtime {
+        Runtime {
+            config: Config::from_env(),
+        }
+    }
+
+    /// Explicit settings (tests, custom environments).
+    pub fn with_config(config: Config) -> Runtime {
+        Runtime { config: Ok(config) }
+    }
+
+    /// The settings, when they could be read.
+    pub fn config(&self) -> Result<&Config, &ConfigError> {
+        self.config.as_ref()
+    }
+
+    /// Serves `handler` until the Runtime API says to stop, then exits the process.
+    pub fn run<H: Handler>(self, handler: H) -> ! {
+        exit(self.serve(handler))
+    }
+
+    /// Builds the handler with `init` (its error goes to `/init/error`), then serves it; exits
+    /// the process at the end.
+    pub fn run_with_init<H, E, I>(self, init: I) -> !
+    where
+        H: Handler,
+        E: Display + 'static,
+        I: FnOnce(&Config) -> Result<H, E>,
+    {
+        exit(self.serve_with_init(init))
+    }
+
+    /// Like [`run`](Runtime::run), but returns how it ended instead of exiting.
+    pub fn serve<H: Handler>(self, handler: H) -> Exit {
+        self.serve_with_init(|_| Ok::<_, std::convert::Infallible>(handler))
+    }
+
+    /// Like [`run_with_init`](Runtime::run_with_init), but returns how it ended.
+    pub fn serve_with_init<H, E, I>(self, init: I) -> Exit
+    where
+        H: Handler,
+        E: Display + 'static,
+        I: FnOnce(&Config) -> Result<H, E>,
+    {
+        let config = match self.config {
+            Ok(c) => c,
+            Err(e) => return runtime::report_config_error(&e),
+        };
+        let handler = match init(&config) {
+            Ok(h) => h,
+            Err(e) => return runtime::init_failed(&config, &e),
+        };
+        runtime::serve(&config, &handler)
+    }
+}
+
+fn exit(exit: Exit) -> ! {
+    if !exit.message.is_empty() {
+        let level = if exit.code == 0 {
+            log::Level::Info
+        } else {
+            log::Level::Error
+        };
+        log::log(level, format_args!("{}", exit.message));
+    }
+    std::process::exit(exit.code)
+}

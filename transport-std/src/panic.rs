@@ -1,0 +1,163 @@
+//! Handler panics: every invocation still gets exactly one answer.
+//!
+//! - Unwind builds (the default `dev`/`release` profiles): the transport catches the panic with
+//!   `catch_unwind`, reports `/error` with type `Handler.Panic`, and keeps serving.
+//! - Abort builds (`panic = "abort"`, as in the `release-size` profile): nothing can be caught,
+//!   so a panic hook reports the in-flight invocation's `/error` on a connection of its own, then
+//!   the process aborts. The answer is not lost, only the warm process. The request id is
+//!   recorded by [`enter`] before each handler call, so the hook needs nothing but its stack.
+//! - `-Cpanic=immediate-abort` (nightly min-size builds) runs no hook at all: the invocation is
+//!   then answered only when Lambda notices the runtime exited. Use it only where that is fine.
+
+use std::any::Any;
+
+use lamina_core::Context;
+
+/// The message a panic carried (`&str` and `String` payloads), for the error report.
+pub fn message(payload: &(dyn Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "the handler panicked"
+    }
+}
+
+#[cfg(panic = "abort")]
+mod abort {
+    use std::cell::RefCell;
+    use std::io::{Read, Write};
+    use std::net::{TcpStream, ToSocketAddrs};
+    use std::sync::OnceLock;
+    use std::time::Duration;
+
+    use lamina_core::request::{self, ErrorTarget};
+    use lamina_core::{Context, Endpoint, Id, error_type};
+
+    static ENDPOINT: OnceLock<Endpoint> = OnceLock::new();
+
+    thread_local! {
+        static CURRENT: RefCell<Option<(Id, Option<Id>)>> = const { RefCell::new(None) };
+    }
+
+    pub(super) fn install(endpoint: &Endpoint) {
+        if ENDPOINT.set(endpoint.clone()).is_err() {
+            return;
+        }
+        let default_hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            default_hook(info);
+            let msg = super::message(info.payload());
+            report(msg);
+        }));
+    }
+
+    pub(super) fn enter(ctx: &Context) {
+        CURRENT.with(|c| {
+            if let Ok(mut c) = c.try_borrow_mut() {
+                match c.as_mut() {
+                    Some((id, inv)) => {
+                        id.clone_from(&ctx.request_id);
+                        inv.clone_from(&ctx.invocation_id);
+                    }
+                    None => *c = Some((ctx.request_id.clone(), ctx.invocation_id.clone())),
+                }
+            }
+        });
+    }
+
+    pub(super) fn leave() {
+        CURRENT.with(|c| {
+            if let Ok(mut c) = c.try_borrow_mut() {
+                *c = None;
+            }
+        });
+    }
+
+    fn report(message: &str) {
+        let Some(ep) = ENDPOINT.get() else { return };
+        let Some((id, inv)) = CURRENT.with(|c| c.try_borrow_mut().ok().and_then(|mut c| c.take()))
+        else {
+            return;
+        };
+        let mut buf = [0u8; 8192];
+        let target = ErrorTarget::Invocation {
+            request_id: &id,
+            invocation_id: inv.as_ref(),
+        };
+        let mut cut = message;
+        let n = loop {
+            match request::error(ep, target, error_type::PANIC, cut, &mut buf) {
+                Ok(n) => break n,
+                Err(_) if !cut.is_empty() => {
+                    let mut end = cut.len() / 2;
+                    while !cut.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    cut = &cut[..end];
+                }
+                Err(_) => return,
+            }
+        };
+        let Some(addr) = (ep.host(), ep.port())
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+        else {
+            return;
+        };
+        let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
+            return;
+        };
+        let _ = stream.set_nodelay(true);
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+        if stream.write_all(&buf[..n]).is_ok() {
+            // Wait for the answer so the report is in before the process dies.
+            let mut answer = [0u8; 256];
+            let _ = stream.read(&mut answer);
+        }
+        crate::rt_log!(
+            Error,
+            "invocation {id}: handler panicked ({message}); reported as {}; exiting (panic = \"abort\")",
+            error_type::PANIC
+        );
+    }
+}
+
+/// Prepares panic reporting for the Runtime API at `endpoint` (abort builds install the hook).
+pub fn install(endpoint: &lamina_core::Endpoint) {
+    #[cfg(panic = "abort")]
+    abort::install(endpoint);
+    #[cfg(not(panic = "abort"))]
+    let _ = endpoint;
+}
+
+/// Records the invocation a handler is about to run on this thread.
+#[inline]
+pub fn enter(ctx: &Context) {
+    #[cfg(panic = "abort")]
+    abort::enter(ctx);
+    #[cfg(not(panic = "abort"))]
+    let _ = ctx;
+}
+
+/// The handler returned; nothing is in flight on this thread.
+#[inline]
+pub fn leave() {
+    #[cfg(panic = "abort")]
+    abort::leave();
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn messages() {
+        let p: Box<dyn std::any::Any + Send> = Box::new("boom");
+        assert_eq!(super::message(&*p), "boom");
+        let p: Box<dyn std::any::Any + Send> = Box::new(String::from("bang"));
+        assert_eq!(super::message(&*p), "bang");
+        let p: Box<dyn std::any::Any + Send> = Box::new(5);
+        assert_eq!(super::message(&*p), "the handler panicked");
+    }
+}

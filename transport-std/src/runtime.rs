@@ -1,0 +1,329 @@
+//! The blocking loop: poll, invoke, answer, on one keep-alive connection.
+
+use std::fmt::{Display, Write as _};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use lamina_core::request::EncodeError;
+use lamina_core::{Context, Event, Machine, MachineError, Recovery, error_type};
+
+use crate::config::{Config, ConfigError};
+use crate::conn::{Conn, GaveUp, Received};
+use crate::handler::{Handler, Output, Reply, short_type_name};
+use crate::{panic, rt_log, trace};
+
+/// How and why the runtime stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exit {
+    /// The process exit code.
+    pub code: i32,
+    /// Why, for the last log line.
+    pub message: String,
+}
+
+impl Exit {
+    pub(crate) fn fail(message: impl Into<String>) -> Exit {
+        Exit {
+            code: 1,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<GaveUp> for Exit {
+    fn from(e: GaveUp) -> Exit {
+        Exit::fail(e.to_string())
+    }
+}
+
+/// Encodes into `head`, growing it when the machine says it needs more room (only large error
+/// reports ever do).
+pub fn encode(
+    head: &mut Vec<u8>,
+    mut f: impl FnMut(&mut [u8]) -> Result<usize, MachineError>,
+) -> Result<usize, Exit> {
+    loop {
+        match f(head) {
+            Ok(n) => return Ok(n),
+            Err(MachineError::Encode(EncodeError::BufferTooSmall { required })) => {
+                head.resize(required, 0);
+            }
+            Err(e) => return Err(Exit::fail(format!("internal error: {e}"))),
+        }
+    }
+}
+
+/// Calls the handler, turning a panic (in unwind builds) into a `Handler.Panic` reply.
+pub fn invoke<'a, H: Handler>(
+    handler: &'a H,
+    ctx: &Context,
+    event: &'a [u8],
+    out: &'a mut Output,
+    panic_message: &'a mut String,
+) -> Reply<'a> {
+    panic::enter(ctx);
+    let result = catch_unwind(AssertUnwindSafe(move || {
+        // Moving `out` in makes the closure FnOnce, so the reply may borrow it.
+        let out = out;
+        handler.call(ctx, event, out)
+    }));
+    panic::leave();
+    match result {
+        Ok(reply) => reply,
+        Err(payload) => {
+            panic_message.clear();
+            panic_message.push_str(panic::message(&*payload));
+            Reply::Error {
+                error_type: error_type::PANIC,
+                message: panic_message,
+            }
+        }
+    }
+}
+
+/// Replaces a body over `max` bytes by an error report; never sends a truncated response.
+pub fn bound_reply<'a>(reply: Reply<'a>, max: usize, scratch: &'a mut String) -> Reply<'a> {
+    match reply {
+        Reply::Body(b) if b.len() > max => {
+            scratch.clear();
+            let _ = write!(
+                scratch,
+                "the response is {} bytes, over the maximum of {max} bytes",
+                b.len()
+            );
+            Reply::Error {
+                error_type: error_type::RESPONSE_TOO_LARGE,
+                message: scratch,
+            }
+        }
+        r => r,
+    }
+}
+
+/// The message logged, and sent as the error, when the Runtime API answers 413.
+pub const REFUSED_AS_TOO_LARGE: &str = "the Runtime API refused the response as too large (413)";
+
+/// Logs what an answer's outcome means; `Some` when the runtime must exit.
+pub fn log_answer(event: &Event, ctx: &Context) -> Option<Exit> {
+    let id = &ctx.request_id;
+    match event {
+        Event::Accepted | Event::PayloadTooLarge => None,
+        Event::Rejected { status } => {
+            rt_log!(Warn, "invocation {id}: answer refused with status {status}");
+            None
+        }
+        Event::TimedOut => {
+            rt_log!(
+                Warn,
+                "invocation {id}: invocation timed out (410 Gone); serving the next one"
+            );
+            None
+        }
+        Event::AnswerUnreadable { error } => {
+            rt_log!(
+                Warn,
+                "invocation {id}: the answer to the report could not be read ({error})"
+            );
+            None
+        }
+        Event::Fatal { status } => Some(Exit::fail(format!(
+            "the Runtime API answered {status}; exiting"
+        ))),
+        other => Some(Exit::fail(format!("internal error: unexpected {other:?}"))),
+    }
+}
+
+/// Sends one invocation's answer and reads the Runtime API's reply, resending once on a new
+/// connection if the first copy may not have arrived, and turning a 413 into an error report.
+#[allow(clippy::too_many_arguments)]
+fn answer(
+    conn: &mut Conn,
+    machine: &mut Machine,
+    head: &mut Vec<u8>,
+    answer_buf: &mut [u8],
+    mut reply: Reply<'_>,
+    content_type: &str,
+) -> Result<(), Exit> {
+    loop {
+        let (n, body): (usize, &[u8]) = match reply {
+            Reply::Body(b) => (
+                encode(head, |h| machine.respond(h, content_type, b.len() as u64))?,
+                b,
+            ),
+            Reply::Error {
+                error_type,
+                message,
+            } => (encode(head, |h| machine.fail(h, error_type, message))?, &[]),
+        };
+        let received = if conn.send(&[&head[..n], body])? {
+            conn.receive(machine, answer_buf)?
+        } else {
+            Received::Lost(machine.connection_lost())
+        };
+        let event = match received {
+            Received::Complete(event) => event,
+            Received::Lost(Recovery::Resend) => continue,
+            Received::Lost(_) => {
+                rt_log!(
+                    Warn,
+                    "invocation {}: connection lost twice while answering; the answer may be lost",
+                    machine.context().request_id
+                );
+                return Ok(());
+            }
+        };
+        if let Some(exit) = log_answer(&event, machine.context()) {
+            return Err(exit);
+        }
+        if event == Event::PayloadTooLarge {
+            reply = Reply::Error {
+                error_type: error_type::RESPONSE_TOO_LARGE,
+                message: REFUSED_AS_TOO_LARGE,
+            };
+            continue;
+        }
+        return Ok(());
+    }
+}
+
+/// Reports an initialisation failure on `/init/error`; always ends in an `Exit`.
+pub fn report_init_error(config: &Config, error_type: &str, message: &str) -> Exit {
+    let mut machine = Machine::new(config.endpoint.clone(), config.core_config());
+    let mut conn = Conn::new(config.endpoint.clone(), config.reconnect_timeout);
+    let mut head = vec![0u8; 4096];
+    let mut buf = vec![0u8; lamina_core::Limits::ANSWER.buffer_size()];
+    rt_log!(Error, "init failed: {error_type}: {message}");
+    loop {
+        let n = match encode(&mut head, |h| machine.init_error(h, error_type, message)) {
+            Ok(n) => n,
+            Err(exit) => return exit,
+        };
+        let received = match conn.send(&[&head[..n]]) {
+            Ok(true) => conn.receive(&mut machine, &mut buf),
+            Ok(false) => Ok(Received::Lost(machine.connection_lost())),
+            Err(e) => Err(e),
+        };
+        match received {
+            Ok(Received::Lost(Recovery::Resend)) => continue,
+            Ok(_) => return Exit::fail(format!("init failed: {error_type}: {message}")),
+            Err(e) => return Exit::fail(format!("init failed: {message}; and {e}")),
+        }
+    }
+}
+
+/// Reports a configuration error: on stderr when the Runtime API itself is unknown, otherwise
+/// on `/init/error` (naming the variable).
+pub fn report_config_error(err: &ConfigError) -> Exit {
+    if err.is_endpoint() {
+        return Exit::fail(err.to_string());
+    }
+    // The endpoint is fine: read it again to report the other variable's error.
+    match std::env::var("AWS_LAMBDA_RUNTIME_API")
+        .ok()
+        .and_then(|v| lamina_core::Endpoint::parse(&v).ok())
+    {
+        Some(ep) => report_init_error(&Config::new(ep), "Runtime.InvalidConfig", &err.to_string()),
+        None => Exit::fail(err.to_string()),
+    }
+}
+
+/// Turns an init closure's error into `/init/error`.
+pub fn init_failed<E: Display + 'static>(config: &Config, err: &E) -> Exit {
+    let mut out = Output::default();
+    match crate::handler::error_reply(err, &mut out) {
+        Reply::Error {
+            error_type,
+            message,
+        } => report_init_error(config, error_type, message),
+        Reply::Body(_) => report_init_error(config, short_type_name::<E>(), ""),
+    }
+}
+
+/// Serves invocations until the Runtime API says to stop or cannot be reached.
+pub fn serve<H: Handler>(config: &Config, handler: &H) -> Exit {
+    if config.max_concurrency > 1 {
+        rt_log!(
+            Warn,
+            "AWS_LAMBDA_MAX_CONCURRENCY={}: lamina-std serves one invocation at a time (lamina-mio serves several)",
+            config.max_concurrency
+        );
+    }
+    panic::install(&config.endpoint);
+    let core = config.core_config();
+    let mut machine = Machine::new(config.endpoint.clone(), core);
+    let mut conn = Conn::new(config.endpoint.clone(), config.reconnect_timeout);
+    // Every buffer is allocated once, here; a warm invocation reuses them.
+    let mut next_buf = vec![0u8; core.next.buffer_size()];
+    let mut answer_buf = vec![0u8; core.answer.buffer_size()];
+    let mut head = vec![0u8; 4096];
+    let mut out = Output::default();
+    let mut panic_message = String::new();
+    let mut scratch = String::new();
+    let content_type = handler.content_type();
+
+    loop {
+        let n = match encode(&mut head, |h| machine.poll_next(h)) {
+            Ok(n) => n,
+            Err(exit) => return exit,
+        };
+        let received = match conn.send(&[&head[..n]]) {
+            Ok(true) => conn.receive(&mut machine, &mut next_buf),
+            Ok(false) => Ok(Received::Lost(machine.connection_lost())),
+            Err(e) => Err(e),
+        };
+        let event = match received {
+            Ok(Received::Complete(event)) => event,
+            Ok(Received::Lost(_)) => continue,
+            Err(e) => return e.into(),
+        };
+        let ctx = machine.context();
+        let reply = match event {
+            Event::Invocation { body, warnings } => {
+                for w in warnings.messages() {
+                    rt_log!(Warn, "invocation {}: {w}", ctx.request_id);
+                }
+                if !trace::set(ctx.xray_trace_id.as_deref()) {
+                    rt_log!(
+                        Warn,
+                        "invocation {}: _X_AMZN_TRACE_ID not set",
+                        ctx.request_id
+                    );
+                }
+                let event = next_buf.get(body).unwrap_or_default();
+                let reply = invoke(handler, ctx, event, &mut out, &mut panic_message);
+                bound_reply(reply, config.max_response, &mut scratch)
+            }
+            Event::InvalidInvocation { reason } => {
+                rt_log!(
+                    Warn,
+                    "invocation {}: invalid invocation ({reason}); reporting {}",
+                    ctx.request_id,
+                    error_type::INVALID_INVOCATION
+                );
+                Reply::Error {
+                    error_type: error_type::INVALID_INVOCATION,
+                    message: reason.as_str(),
+                }
+            }
+            Event::Malformed { reason } => {
+                rt_log!(Warn, "malformed /next response ({reason}); polling again");
+                continue;
+            }
+            Event::Fatal { status } => {
+                return Exit::fail(format!(
+                    "the Runtime API answered /next with {status}; exiting"
+                ));
+            }
+            other => return Exit::fail(format!("internal error: unexpected {other:?}")),
+        };
+        if let Err(exit) = answer(
+            &mut conn,
+            &mut machine,
+            &mut head,
+            &mut answer_buf,
+            reply,
+            content_type,
+        ) {
+            return exit;
+        }
+    }
+}

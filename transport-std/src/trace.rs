@@ -1,0 +1,85 @@
+//! `_X_AMZN_TRACE_ID`, set for each invocation without growing memory.
+//!
+//! `std::env::set_var` calls glibc's `setenv`, which keeps every distinct value ever set: with a
+//! new trace id per invocation that leaks about 116 bytes each time (the official runtime grows
+//! from 4 MB to 12.6 MB of RSS over 60,000 invocations). Instead, the runtime owns one
+//! fixed-size buffer, `_X_AMZN_TRACE_ID=<value>\0`, rewrites it in place and hands the same
+//! pointer to `putenv`, which stores the pointer itself and allocates nothing when the variable
+//! already exists.
+//!
+//! The variable is only set when one invocation runs at a time, from the thread that runs the
+//! handler; with several in flight the trace id lives in the `Context` alone. Code that reads the
+//! variable from another thread while an invocation starts may see a value being rewritten, as
+//! with any environment update.
+
+use std::ffi::c_char;
+use std::sync::Mutex;
+
+use lamina_core::context::MAX_TRACE_ID;
+
+const NAME: &[u8] = b"_X_AMZN_TRACE_ID=";
+const SIZE: usize = NAME.len() + MAX_TRACE_ID + 1;
+
+unsafe extern "C" {
+    fn putenv(string: *mut c_char) -> i32;
+}
+
+/// The buffer handed to `putenv`. Leaked on purpose: the environment keeps pointing at it for
+/// the life of the process.
+static BUFFER: Mutex<Option<&'static mut [u8; SIZE]>> = Mutex::new(None);
+
+/// Sets `_X_AMZN_TRACE_ID` to `value`, or removes it for `None`.
+///
+/// A value longer than the buffer cannot occur (the core drops trace ids over
+/// [`MAX_TRACE_ID`]); a value holding NUL is refused the same way (`false`).
+pub fn set(value: Option<&str>) -> bool {
+    let Ok(mut guard) = BUFFER.lock() else {
+        return false;
+    };
+    let Some(value) = value else {
+        if guard.is_some() {
+            // SAFETY: the runtime sets the variable only from the thread that runs handlers,
+            // while one invocation runs at a time (see the module docs).
+            unsafe { std::env::remove_var("_X_AMZN_TRACE_ID") };
+        }
+        return true;
+    };
+    let bytes = value.as_bytes();
+    if bytes.len() > MAX_TRACE_ID || bytes.contains(&0) {
+        return false;
+    }
+    let buf = guard.get_or_insert_with(|| {
+        let b: &'static mut [u8; SIZE] = Box::leak(Box::new([0u8; SIZE]));
+        b[..NAME.len()].copy_from_slice(NAME);
+        b
+    });
+    let end = NAME.len() + bytes.len();
+    buf[NAME.len()..end].copy_from_slice(bytes);
+    buf[end] = 0;
+    // SAFETY: `buf` is NUL-terminated, `NAME=value`, and lives for the rest of the process;
+    // putenv keeps the pointer (no copy, no allocation when the name is already present).
+    // Calling it every time re-attaches the buffer if user code replaced the variable.
+    unsafe { putenv(buf.as_mut_ptr().cast::<c_char>()) == 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sets_rewrites_and_removes() {
+        assert!(set(Some("Root=1-aaaa;Sampled=1")));
+        assert_eq!(
+            std::env::var("_X_AMZN_TRACE_ID").unwrap(),
+            "Root=1-aaaa;Sampled=1"
+        );
+        assert!(set(Some("Root=1-b")));
+        assert_eq!(std::env::var("_X_AMZN_TRACE_ID").unwrap(), "Root=1-b");
+        assert!(set(None));
+        assert!(std::env::var("_X_AMZN_TRACE_ID").is_err());
+        assert!(set(Some("Root=1-c")));
+        assert_eq!(std::env::var("_X_AMZN_TRACE_ID").unwrap(), "Root=1-c");
+        assert!(!set(Some(&"x".repeat(MAX_TRACE_ID + 1))));
+        assert!(!set(Some("a\0b")));
+    }
+}
