@@ -5,7 +5,11 @@ use crate::buf::Sink;
 use crate::buf::Writer;
 
 /// Writes `s` as the inside of a JSON string: `"` and `\` escaped, every control character
-/// (U+0000..U+001F) escaped, everything else (valid UTF-8 by construction) passed through.
+/// (U+0000..U+001F) and DEL (U+007F) escaped, everything else (valid UTF-8 by construction)
+/// passed through.
+///
+/// JSON would allow a raw DEL, but HTTP header values do not, and the X-Ray cause document
+/// goes in a header: escaping it keeps that header valid whatever the message holds.
 pub(crate) fn write_escaped(w: &mut impl Sink, s: &str) {
     let bytes = s.as_bytes();
     let mut start = 0;
@@ -18,7 +22,7 @@ pub(crate) fn write_escaped(w: &mut impl Sink, s: &str) {
             b'\t' => b"\\t",
             0x08 => b"\\b",
             0x0c => b"\\f",
-            0x00..=0x1f => b"",
+            0x00..=0x1f | 0x7f => b"",
             _ => continue,
         };
         w.put(bytes.get(start..i).unwrap_or_default());
@@ -101,7 +105,7 @@ mod tests {
         assert_eq!(escaped("plain"), "plain");
         assert_eq!(escaped("a\"b\\c"), "a\\\"b\\\\c");
         assert_eq!(escaped("\n\r\t\x08\x0c"), "\\n\\r\\t\\b\\f");
-        assert_eq!(escaped("\0\x01\x1f\x7f"), "\\u0000\\u0001\\u001f\x7f");
+        assert_eq!(escaped("\0\x01\x1f\x7f"), "\\u0000\\u0001\\u001f\\u007f");
         assert_eq!(escaped("héllo ✓ 🦀"), "héllo ✓ 🦀");
     }
 

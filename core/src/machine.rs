@@ -219,6 +219,8 @@ pub struct Machine {
     resent: bool,
     must_fail: bool,
     polled: bool,
+    /// The last `connection_lost` said `Resend` and nothing was sent since.
+    resend_pending: bool,
 }
 
 impl Machine {
@@ -234,6 +236,7 @@ impl Machine {
             resent: false,
             must_fail: false,
             polled: false,
+            resend_pending: false,
         }
     }
 
@@ -288,6 +291,7 @@ impl Machine {
         self.state = State::AwaitingNext;
         self.polled = true;
         self.resent = false;
+        self.resend_pending = false;
         Ok(n)
     }
 
@@ -401,7 +405,20 @@ impl Machine {
         Ok(n)
     }
 
+    /// After [`Recovery::Resend`]: the caller sends again the very bytes it sent before (it
+    /// kept them), instead of encoding the answer anew. → [`State::AwaitingAnswer`].
+    pub fn resend(&mut self) -> Result<(), MachineError> {
+        if !self.resend_pending {
+            return Err(MachineError::WrongState);
+        }
+        self.resend_pending = false;
+        self.state = State::AwaitingAnswer;
+        self.decoder.set_limits(self.config.answer);
+        Ok(())
+    }
+
     fn sent(&mut self, what: Sent) {
+        self.resend_pending = false;
         self.sent = what;
         self.state = State::AwaitingAnswer;
         self.decoder.set_limits(self.config.answer);
@@ -412,21 +429,30 @@ impl Machine {
         if !matches!(self.state, State::AwaitingNext | State::AwaitingAnswer) {
             return Err(MachineError::WrongState);
         }
+        let head_len = self.decoder.head_len();
         match self.decoder.advance(buf) {
             Ok(Status::NeedMore { keep }) => Ok(Input::NeedMore { keep }),
             Ok(Status::Complete(msg)) => Ok(self.complete(buf, msg)),
-            Err(e) => Ok(self.undecodable(buf, e)),
+            Err(e) => Ok(self.undecodable(buf, head_len, e)),
         }
     }
 
-    /// The connection reached EOF with `buf` unconsumed: completes a response delimited by the
-    /// close, or recovers as [`connection_lost`](Machine::connection_lost) does.
+    /// The connection reached EOF (or was reset) with `buf` unconsumed: completes a response
+    /// delimited by the close, or recovers as [`connection_lost`](Machine::connection_lost)
+    /// does. A `/next` response cut short is treated as a malformed one: an
+    /// [`Event::InvalidInvocation`] when its request id had been read (so the invocation is still
+    /// answered, never silently re-polled), else an [`Event::Malformed`]. Only an EOF before any
+    /// byte of it is a plain [`Recovery::PollAgain`].
     pub fn handle_eof(&mut self, buf: &mut [u8]) -> Result<Result<Input, Recovery>, MachineError> {
         if !matches!(self.state, State::AwaitingNext | State::AwaitingAnswer) {
             return Ok(Err(self.connection_lost()));
         }
+        let head_len = self.decoder.head_len();
         match self.decoder.finish(buf) {
             Ok(Some(msg)) => Ok(Ok(self.complete(buf, msg))),
+            Err(e) if self.state == State::AwaitingNext => {
+                Ok(Ok(self.undecodable(buf, head_len, e)))
+            }
             Ok(None) | Err(_) => Ok(Err(self.connection_lost())),
         }
     }
@@ -442,6 +468,7 @@ impl Machine {
             }
             State::AwaitingAnswer if !self.resent && self.sent != Sent::Stream => {
                 self.resent = true;
+                self.resend_pending = true;
                 self.state = if self.sent == Sent::InitError {
                     State::Idle
                 } else {
@@ -462,9 +489,14 @@ impl Machine {
         }
     }
 
-    fn undecodable(&mut self, buf: &[u8], error: DecodeError) -> Input {
+    /// `head_len`: the length of the head when it had been read whole (so the body is not
+    /// searched for a request id).
+    fn undecodable(&mut self, buf: &[u8], head_len: Option<usize>, error: DecodeError) -> Input {
         let event = if self.state == State::AwaitingNext {
-            let head = buf.get(..self.config.next.max_head).unwrap_or(buf);
+            let head = match head_len.and_then(|n| buf.get(..n)) {
+                Some(head) => head,
+                None => buf.get(..self.config.next.max_head).unwrap_or(buf),
+            };
             self.ctx.clear();
             match salvage_request_id(head) {
                 Some(id) => {
@@ -801,6 +833,92 @@ mod tests {
     }
 
     #[test]
+    fn next_cut_short_is_answered_or_logged() {
+        let mut out = [0u8; 2048];
+        let eof = |m: &mut Machine, bytes: &[u8]| {
+            let mut buf = bytes.to_vec();
+            if !buf.is_empty() {
+                assert!(matches!(m.handle(&mut buf), Ok(Input::NeedMore { .. })));
+            }
+            m.handle_eof(&mut buf).unwrap()
+        };
+        let cut = DecodeError::UnexpectedEof;
+        // Cut in the body, after a whole head: answered for its id.
+        let mut m = machine();
+        m.poll_next(&mut out).unwrap();
+        let Ok(Input::Complete { event, close, .. }) = eof(&mut m, &NEXT[..NEXT.len() - 3]) else {
+            panic!("not complete")
+        };
+        assert_eq!(
+            event,
+            Event::InvalidInvocation {
+                reason: InvalidInvocation::Http(cut)
+            }
+        );
+        assert!(close);
+        assert_eq!(m.context().request_id.as_str(), "req-1");
+        assert!(m.must_fail());
+        let n = m
+            .fail(&mut out, error_type::INVALID_INVOCATION, "cut")
+            .unwrap();
+        assert!(out[..n].starts_with(b"POST /2018-06-01/runtime/invocation/req-1/error "));
+        // A body line that looks like a header is not taken for the id.
+        let mut m = machine();
+        m.poll_next(&mut out).unwrap();
+        let r = eof(
+            &mut m,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\nLambda-Runtime-Aws-Request-Id: body\r\n",
+        );
+        assert!(matches!(
+            r,
+            Ok(Input::Complete {
+                event: Event::Malformed { .. },
+                ..
+            })
+        ));
+        assert_eq!(m.state(), State::Idle);
+        // Cut in the head after the id line: answered.
+        let mut m = machine();
+        m.poll_next(&mut out).unwrap();
+        let r = eof(
+            &mut m,
+            b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: req-2\r\nLambda-Runt",
+        );
+        assert!(matches!(
+            r,
+            Ok(Input::Complete {
+                event: Event::InvalidInvocation { .. },
+                ..
+            })
+        ));
+        assert_eq!(m.context().request_id.as_str(), "req-2");
+        // Cut before the id: logged as malformed, poll again.
+        let mut m = machine();
+        m.poll_next(&mut out).unwrap();
+        let r = eof(&mut m, b"HTTP/1.1 2");
+        assert!(matches!(
+            r,
+            Ok(Input::Complete {
+                event: Event::Malformed { .. },
+                close: true,
+                ..
+            })
+        ));
+        assert_eq!(m.state(), State::Idle);
+        // Closed before the first byte (an idle keep-alive connection): just poll again.
+        let mut m = machine();
+        m.poll_next(&mut out).unwrap();
+        assert_eq!(eof(&mut m, b""), Err(Recovery::PollAgain));
+        assert_eq!(m.state(), State::Idle);
+        // A cut answer is still resent, as before.
+        let mut m = machine();
+        m.poll_next(&mut out).unwrap();
+        let _ = feed(&mut m, NEXT);
+        m.respond(&mut out, "application/json", 1).unwrap();
+        assert_eq!(eof(&mut m, b"HTTP/1.1 20"), Err(Recovery::Resend));
+    }
+
+    #[test]
     fn fatal_next_statuses() {
         for status in ["403 Forbidden", "500 Internal Server Error"] {
             let mut out = [0u8; 2048];
@@ -836,6 +954,21 @@ mod tests {
         m.fail(&mut out, "E", "m").unwrap();
         assert_eq!(m.connection_lost(), Recovery::Lost);
         assert_eq!(m.state(), State::Idle);
+    }
+
+    #[test]
+    fn resend_the_same_bytes() {
+        let mut out = [0u8; 2048];
+        let mut m = machine();
+        assert_eq!(m.resend(), Err(MachineError::WrongState));
+        m.poll_next(&mut out).unwrap();
+        let _ = feed(&mut m, NEXT);
+        m.respond(&mut out, "application/json", 1).unwrap();
+        assert_eq!(m.connection_lost(), Recovery::Resend);
+        m.resend().unwrap();
+        assert_eq!(m.state(), State::AwaitingAnswer);
+        assert_eq!(m.resend(), Err(MachineError::WrongState));
+        assert_eq!(feed(&mut m, &answer("410 Gone")).0, Event::Accepted);
     }
 
     #[test]

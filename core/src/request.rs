@@ -448,6 +448,22 @@ mod tests {
         }
     }
 
+    /// Found by the `json_escape` fuzz target: a DEL in the message went raw into the X-Ray
+    /// cause header, which is then not a valid header value and the request does not parse.
+    #[test]
+    fn error_report_with_del_in_message_is_valid_http() {
+        let mut b = [0u8; 1024];
+        let msg = "del \x7f and nul \0 \u{e9}";
+        let n = error(&ep("h:1"), ErrorTarget::Init, "MyError", msg, &mut b).unwrap();
+        let (_, _, hs, body) = parse(&b[..n]);
+        let cause: serde_json::Value =
+            serde_json::from_str(get(&hs, "lambda-runtime-function-xray-error-cause").unwrap())
+                .unwrap();
+        assert_eq!(cause["exceptions"][0]["message"], msg);
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["errorMessage"], msg);
+    }
+
     #[test]
     fn stream_framing() {
         let mut b = [0u8; 1024];

@@ -218,6 +218,16 @@ impl Decoder {
         *self = Decoder::new(self.limits);
     }
 
+    /// The length of the current message's head once it has been read whole (while the body
+    /// is still coming); `None` before. The head stays at `buf[..head_len]` until the message
+    /// completes, so a caller cut off mid-body can still read it.
+    pub fn head_len(&self) -> Option<usize> {
+        match self.phase {
+            Phase::Head { .. } => None,
+            _ => Some(self.head_len),
+        }
+    }
+
     /// Whether a message has begun (some of its bytes were seen).
     pub fn in_message(&self) -> bool {
         self.kept > 0 || !matches!(self.phase, Phase::Head { scanned: 0 })

@@ -13,35 +13,42 @@ use serde::de::DeserializeOwned;
 /// here between invocations, so a warm invocation allocates nothing in the runtime.
 #[derive(Debug, Default)]
 pub struct Output {
-    /// Serialized responses.
+    /// The response, when the reply is [`Reply::Output`].
     pub body: Vec<u8>,
-    /// An owned response handed over by a raw handler.
-    pub owned: Vec<u8>,
-    /// Error messages.
-    pub message: String,
-    /// Error types that are not a static string.
+    /// The `errorType`, when the reply is [`Reply::Error`].
     pub error_type: String,
+    /// The `errorMessage`, when the reply is [`Reply::Error`].
+    pub message: String,
 }
 
-/// What a handler made of one invocation.
-#[derive(Debug)]
+impl Output {
+    /// Records an error (reusing the strings' storage) and returns [`Reply::Error`].
+    pub fn error<'a>(&mut self, error_type: &str, message: &str) -> Reply<'a> {
+        self.error_type.clear();
+        self.error_type.push_str(error_type);
+        self.message.clear();
+        self.message.push_str(message);
+        Reply::Error
+    }
+}
+
+/// What a handler made of one invocation. Only a borrowed response carries data; the rest is
+/// in the [`Output`] the handler was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reply<'a> {
-    /// Send these bytes as the response.
+    /// Send these bytes (borrowed from the event, or static) as the response.
     Body(&'a [u8]),
-    /// Report this error.
-    Error {
-        /// `errorType`.
-        error_type: &'a str,
-        /// `errorMessage`.
-        message: &'a str,
-    },
+    /// Send `out.body` as the response.
+    Output,
+    /// Report `out.error_type` / `out.message` as the invocation's error.
+    Error,
 }
 
 /// What both transports call for each invocation. [`typed`] and [`raw`] build one from a plain
 /// function; implement it yourself for full control.
 pub trait Handler: Send + Sync + 'static {
-    /// Handles one event. The reply may borrow from the event or from `out` (not from `ctx`).
-    fn call<'a>(&'a self, ctx: &Context, event: &'a [u8], out: &'a mut Output) -> Reply<'a>;
+    /// Handles one event, leaving any owned response or error in `out`.
+    fn call<'a>(&self, ctx: &Context, event: &'a [u8], out: &mut Output) -> Reply<'a>;
 
     /// The `Content-Type` of successful responses.
     fn content_type(&self) -> &'static str {
@@ -97,25 +104,21 @@ fn short_name(full: &'static str) -> &'static str {
     }
 }
 
-/// Writes an error's type and message into `out` and returns the reply.
-pub fn error_reply<'a, E: Display + 'static>(err: &E, out: &'a mut Output) -> Reply<'a> {
+/// Writes an error's type and message into `out` and returns [`Reply::Error`].
+pub fn error_reply<'a, E: Display + 'static>(err: &E, out: &mut Output) -> Reply<'a> {
     out.message.clear();
-    let error_type: &'a str = match (err as &dyn Any).downcast_ref::<Diagnostic>() {
+    out.error_type.clear();
+    match (err as &dyn Any).downcast_ref::<Diagnostic>() {
         Some(d) => {
-            out.error_type.clear();
             out.error_type.push_str(&d.error_type);
             out.message.push_str(&d.message);
-            &out.error_type
         }
         None => {
+            out.error_type.push_str(short_type_name::<E>());
             let _ = write!(out.message, "{err}");
-            short_type_name::<E>()
         }
-    };
-    Reply::Error {
-        error_type,
-        message: &out.message,
     }
+    Reply::Error
 }
 
 /// A typed handler: the event is deserialized into `E`, the response serialized from `R`.
@@ -153,23 +156,22 @@ where
     R: Serialize + 'static,
     Err: Display + 'static,
 {
-    fn call<'a>(&'a self, ctx: &Context, event: &'a [u8], out: &'a mut Output) -> Reply<'a> {
+    fn call<'a>(&self, ctx: &Context, event: &'a [u8], out: &mut Output) -> Reply<'a> {
         let event: E = match json::from_slice(event, out) {
             Ok(e) => e,
             Err(()) => {
-                return Reply::Error {
-                    error_type: error_type::INVALID_EVENT,
-                    message: &out.message,
-                };
+                out.error_type.clear();
+                out.error_type.push_str(error_type::INVALID_EVENT);
+                return Reply::Error;
             }
         };
         match (self.f)(ctx, event) {
             Ok(response) => match json::to_vec(&response, &mut out.body) {
-                Ok(()) => Reply::Body(&out.body),
-                Err(()) => Reply::Error {
-                    error_type: error_type::INVALID_RESPONSE,
-                    message: "the response could not be serialized to JSON",
-                },
+                Ok(()) => Reply::Output,
+                Err(()) => out.error(
+                    error_type::INVALID_RESPONSE,
+                    "the response could not be serialized to JSON",
+                ),
             },
             Err(e) => error_reply(&e, out),
         }
@@ -257,12 +259,12 @@ where
     F: for<'a, 'c> Fn(&'c Context, &'a [u8]) -> Result<Cow<'a, [u8]>, Err> + Send + Sync + 'static,
     Err: Display + 'static,
 {
-    fn call<'a>(&'a self, ctx: &Context, event: &'a [u8], out: &'a mut Output) -> Reply<'a> {
+    fn call<'a>(&self, ctx: &Context, event: &'a [u8], out: &mut Output) -> Reply<'a> {
         match (self.f)(ctx, event) {
             Ok(Cow::Borrowed(b)) => Reply::Body(b),
             Ok(Cow::Owned(v)) => {
-                out.owned = v;
-                Reply::Body(&out.owned)
+                out.body = v;
+                Reply::Output
             }
             Err(e) => error_reply(&e, out),
         }
@@ -316,24 +318,17 @@ mod tests {
         let h = typed(hello);
         let ctx = Context::default();
         let mut out = Output::default();
-        match h.call(&ctx, br#"{"name":"World"}"#, &mut out) {
-            Reply::Body(b) => assert_eq!(b, br#""Hello World!""#),
-            r => panic!("{r:?}"),
-        }
-        match h.call(&ctx, br#"{"name":""}"#, &mut out) {
-            Reply::Error {
-                error_type,
-                message,
-            } => {
-                assert_eq!(error_type, "MyError");
-                assert_eq!(message, "it \"failed\"");
-            }
-            r => panic!("{r:?}"),
-        }
-        match h.call(&ctx, b"not json", &mut out) {
-            Reply::Error { error_type, .. } => assert_eq!(error_type, error_type::INVALID_EVENT),
-            r => panic!("{r:?}"),
-        }
+        assert_eq!(
+            h.call(&ctx, br#"{"name":"World"}"#, &mut out),
+            Reply::Output
+        );
+        assert_eq!(out.body, br#""Hello World!""#);
+        assert_eq!(h.call(&ctx, br#"{"name":""}"#, &mut out), Reply::Error);
+        assert_eq!(out.error_type, "MyError");
+        assert_eq!(out.message, "it \"failed\"");
+        assert_eq!(h.call(&ctx, b"not json", &mut out), Reply::Error);
+        assert_eq!(out.error_type, error_type::INVALID_EVENT);
+        assert!(out.message.contains("deserialize"), "{}", out.message);
     }
 
     fn echo<'a>(_: &Context, event: &'a [u8]) -> Result<Cow<'a, [u8]>, Diagnostic> {
@@ -353,18 +348,14 @@ mod tests {
             Reply::Body(b) => assert_eq!(b.as_ptr(), event.as_ptr()),
             r => panic!("{r:?}"),
         }
-        match h.call(&ctx, b"fail", &mut out) {
-            Reply::Error {
-                error_type,
-                message,
-            } => assert_eq!((error_type, message), ("Custom.Type", "custom message")),
-            r => panic!("{r:?}"),
-        }
+        assert_eq!(h.call(&ctx, b"fail", &mut out), Reply::Error);
+        assert_eq!(
+            (out.error_type.as_str(), out.message.as_str()),
+            ("Custom.Type", "custom message")
+        );
         // Closures work too.
         let h = raw(|_, e: &[u8]| Ok::<_, MyError>(Cow::Owned(e.to_ascii_uppercase())));
-        match h.call(&ctx, b"abc", &mut out) {
-            Reply::Body(b) => assert_eq!(b, b"ABC"),
-            r => panic!("{r:?}"),
-        }
+        assert_eq!(h.call(&ctx, b"abc", &mut out), Reply::Output);
+        assert_eq!(out.body, b"ABC");
     }
 }

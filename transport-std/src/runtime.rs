@@ -8,7 +8,7 @@ use lamina_core::{Context, Event, Machine, MachineError, Recovery, error_type};
 
 use crate::config::{Config, ConfigError};
 use crate::conn::{Conn, GaveUp, Received};
-use crate::handler::{Handler, Output, Reply, short_type_name};
+use crate::handler::{Handler, Output, Reply};
 use crate::{panic, rt_log, trace};
 
 /// How and why the runtime stopped.
@@ -21,7 +21,8 @@ pub struct Exit {
 }
 
 impl Exit {
-    pub(crate) fn fail(message: impl Into<String>) -> Exit {
+    /// A failure exit (code 1) saying `message`.
+    pub fn fail(message: impl Into<String>) -> Exit {
         Exit {
             code: 1,
             message: message.into(),
@@ -52,50 +53,67 @@ pub fn encode(
     }
 }
 
-/// Calls the handler, turning a panic (in unwind builds) into a `Handler.Panic` reply.
+/// Calls the handler, turning a panic (in unwind builds) into a `Handler.Panic` error.
 pub fn invoke<'a, H: Handler>(
-    handler: &'a H,
+    handler: &H,
     ctx: &Context,
     event: &'a [u8],
-    out: &'a mut Output,
-    panic_message: &'a mut String,
+    out: &mut Output,
 ) -> Reply<'a> {
     panic::enter(ctx);
-    let result = catch_unwind(AssertUnwindSafe(move || {
-        // Moving `out` in makes the closure FnOnce, so the reply may borrow it.
-        let out = out;
-        handler.call(ctx, event, out)
-    }));
+    let result = catch_unwind(AssertUnwindSafe(|| handler.call(ctx, event, out)));
     panic::leave();
     match result {
         Ok(reply) => reply,
-        Err(payload) => {
-            panic_message.clear();
-            panic_message.push_str(panic::message(&*payload));
-            Reply::Error {
-                error_type: error_type::PANIC,
-                message: panic_message,
-            }
-        }
+        Err(payload) => out.error(error_type::PANIC, panic::message(&*payload)),
     }
 }
 
-/// Replaces a body over `max` bytes by an error report; never sends a truncated response.
-pub fn bound_reply<'a>(reply: Reply<'a>, max: usize, scratch: &'a mut String) -> Reply<'a> {
-    match reply {
-        Reply::Body(b) if b.len() > max => {
-            scratch.clear();
-            let _ = write!(
-                scratch,
-                "the response is {} bytes, over the maximum of {max} bytes",
-                b.len()
-            );
-            Reply::Error {
-                error_type: error_type::RESPONSE_TOO_LARGE,
-                message: scratch,
-            }
+/// Replaces a response over `max` bytes by an error report; never sends a truncated response.
+pub fn bound_reply<'a>(reply: Reply<'a>, max: usize, out: &mut Output) -> Reply<'a> {
+    let len = match reply {
+        Reply::Body(b) => b.len(),
+        Reply::Output => out.body.len(),
+        Reply::Error => return reply,
+    };
+    if len <= max {
+        return reply;
+    }
+    out.error_type.clear();
+    out.error_type.push_str(error_type::RESPONSE_TOO_LARGE);
+    out.message.clear();
+    let _ = write!(
+        out.message,
+        "the response is {len} bytes, over the maximum of {max} bytes"
+    );
+    Reply::Error
+}
+
+/// What to send for an invocation: a reply resolved against the output it refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer<'x> {
+    /// `/response` with this body.
+    Body(&'x [u8]),
+    /// `/error` with this type and message.
+    Error {
+        /// `errorType`.
+        error_type: &'x str,
+        /// `errorMessage`.
+        message: &'x str,
+    },
+}
+
+impl<'x> Answer<'x> {
+    /// Resolves `reply` against `out`.
+    pub fn of(reply: Reply<'x>, out: &'x Output) -> Answer<'x> {
+        match reply {
+            Reply::Body(b) => Answer::Body(b),
+            Reply::Output => Answer::Body(&out.body),
+            Reply::Error => Answer::Error {
+                error_type: &out.error_type,
+                message: &out.message,
+            },
         }
-        r => r,
     }
 }
 
@@ -140,16 +158,16 @@ fn answer(
     machine: &mut Machine,
     head: &mut Vec<u8>,
     answer_buf: &mut [u8],
-    mut reply: Reply<'_>,
+    mut reply: Answer<'_>,
     content_type: &str,
 ) -> Result<(), Exit> {
     loop {
         let (n, body): (usize, &[u8]) = match reply {
-            Reply::Body(b) => (
+            Answer::Body(b) => (
                 encode(head, |h| machine.respond(h, content_type, b.len() as u64))?,
                 b,
             ),
-            Reply::Error {
+            Answer::Error {
                 error_type,
                 message,
             } => (encode(head, |h| machine.fail(h, error_type, message))?, &[]),
@@ -175,7 +193,7 @@ fn answer(
             return Err(exit);
         }
         if event == Event::PayloadTooLarge {
-            reply = Reply::Error {
+            reply = Answer::Error {
                 error_type: error_type::RESPONSE_TOO_LARGE,
                 message: REFUSED_AS_TOO_LARGE,
             };
@@ -229,13 +247,8 @@ pub fn report_config_error(err: &ConfigError) -> Exit {
 /// Turns an init closure's error into `/init/error`.
 pub fn init_failed<E: Display + 'static>(config: &Config, err: &E) -> Exit {
     let mut out = Output::default();
-    match crate::handler::error_reply(err, &mut out) {
-        Reply::Error {
-            error_type,
-            message,
-        } => report_init_error(config, error_type, message),
-        Reply::Body(_) => report_init_error(config, short_type_name::<E>(), ""),
-    }
+    let _ = crate::handler::error_reply(err, &mut out);
+    report_init_error(config, &out.error_type, &out.message)
 }
 
 /// Serves invocations until the Runtime API says to stop or cannot be reached.
@@ -256,8 +269,6 @@ pub fn serve<H: Handler>(config: &Config, handler: &H) -> Exit {
     let mut answer_buf = vec![0u8; core.answer.buffer_size()];
     let mut head = vec![0u8; 4096];
     let mut out = Output::default();
-    let mut panic_message = String::new();
-    let mut scratch = String::new();
     let content_type = handler.content_type();
 
     loop {
@@ -289,8 +300,9 @@ pub fn serve<H: Handler>(config: &Config, handler: &H) -> Exit {
                     );
                 }
                 let event = next_buf.get(body).unwrap_or_default();
-                let reply = invoke(handler, ctx, event, &mut out, &mut panic_message);
-                bound_reply(reply, config.max_response, &mut scratch)
+                let reply = invoke(handler, ctx, event, &mut out);
+                let reply = bound_reply(reply, config.max_response, &mut out);
+                Answer::of(reply, &out)
             }
             Event::InvalidInvocation { reason } => {
                 rt_log!(
@@ -299,7 +311,7 @@ pub fn serve<H: Handler>(config: &Config, handler: &H) -> Exit {
                     ctx.request_id,
                     error_type::INVALID_INVOCATION
                 );
-                Reply::Error {
+                Answer::Error {
                     error_type: error_type::INVALID_INVOCATION,
                     message: reason.as_str(),
                 }
