@@ -3,7 +3,7 @@
 //! - `hello`: `{"name":"World"}` gives `"Hello World!"`.
 //! - `echo`: the event's bytes back, unchanged, without allocating.
 //! - `fail`: `{"error":"msg"}` fails with that message, `{"panic":"msg"}` panics, anything else
-//!   comes back as it was; with `LAMINA_EXAMPLE_FAIL_INIT=msg` in the environment its
+//!   comes back as it was (after `sleep_ms` milliseconds if it says so); with `LAMINA_EXAMPLE_FAIL_INIT=msg` in the environment its
 //!   initialisation fails instead.
 //! - `context`: the decoded `Context`, the function settings and the `_X_AMZN_TRACE_ID` the
 //!   handler saw, as JSON (a debugging aid).
@@ -53,8 +53,12 @@ impl fmt::Display for FailRequested {
     }
 }
 
-/// Fails, panics or echoes, as the event says.
+/// Fails, panics or echoes, as the event says (`{"sleep_ms": n}` waits first: a slow handler
+/// for concurrency tests).
 pub fn fail(_ctx: &Context, event: Value) -> Result<Value, FailRequested> {
+    if let Some(ms) = event.get("sleep_ms").and_then(Value::as_u64) {
+        std::thread::sleep(std::time::Duration::from_millis(ms.min(10_000)));
+    }
     if let Some(msg) = event.get("error").and_then(Value::as_str) {
         return Err(FailRequested(msg.to_string()));
     }

@@ -154,16 +154,23 @@ impl Conn {
                 },
             };
             let input = match read {
-                Ok(0) => {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // A reset ends the response like an EOF does: what was read before it still
+                // counts (a `/next` cut after its request id is answered, not dropped).
+                Ok(0) | Err(_) => {
+                    let err = match read {
+                        Err(e) => e,
+                        Ok(_) => io::Error::from(io::ErrorKind::UnexpectedEof),
+                    };
                     let eof = buf.get_mut(..filled).unwrap_or_default();
                     match machine.handle_eof(eof) {
                         Ok(Ok(input)) => input,
                         Ok(Err(recovery)) => {
-                            self.fail(io::Error::from(io::ErrorKind::UnexpectedEof))?;
+                            self.fail(err)?;
                             return Ok(Received::Lost(recovery));
                         }
                         Err(_) => {
-                            self.fail(io::Error::from(io::ErrorKind::UnexpectedEof))?;
+                            self.fail(err)?;
                             return Ok(Received::Lost(machine.connection_lost()));
                         }
                     }
@@ -177,11 +184,6 @@ impl Conn {
                             return Ok(Received::Lost(machine.connection_lost()));
                         }
                     }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.fail(e)?;
-                    return Ok(Received::Lost(machine.connection_lost()));
                 }
             };
             match input {
