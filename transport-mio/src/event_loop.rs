@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 use lamina_core::{Event, Input, Machine, Recovery, State, error_type};
 use lamina_std::conn::Backoff;
 use lamina_std::handler::Handler;
-use lamina_std::runtime::{Exit, REFUSED_AS_TOO_LARGE, log_answer};
+use lamina_std::runtime::{Exit, INTERNAL, REFUSED_AS_TOO_LARGE, log_answer};
 use lamina_std::{Config, rt_log};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
-use signal_hook_mio::v1_0::Signals;
 
 use crate::pool::Pool;
+use crate::sigterm::Sigterm;
 use crate::work::Work;
 
 const WAKER: Token = Token(usize::MAX - 1);
@@ -64,7 +64,7 @@ pub struct EventLoop<H: Handler> {
     handler: Arc<H>,
     pool: Option<Pool<H>>,
     config: Config,
-    signals: Option<Signals>,
+    sigterm: Option<Sigterm>,
     shutting_down: bool,
     set_trace: bool,
 }
@@ -81,14 +81,20 @@ impl<H: Handler> EventLoop<H> {
         } else {
             None
         };
-        let mut signals = Signals::new([signal_hook::consts::SIGTERM]).ok();
-        if let Some(s) = signals.as_mut()
+        let mut sigterm = Sigterm::install().ok();
+        if let Some(s) = sigterm.as_mut()
             && poll
                 .registry()
-                .register(s, SIGNALS, Interest::READABLE)
+                .register(s.source(), SIGNALS, Interest::READABLE)
                 .is_err()
         {
-            signals = None;
+            sigterm = None;
+        }
+        if sigterm.is_none() {
+            rt_log!(
+                Warn,
+                "SIGTERM handling unavailable: the process will stop at once on SIGTERM"
+            );
         }
         let core = config.core_config();
         let slots = (0..n)
@@ -113,7 +119,7 @@ impl<H: Handler> EventLoop<H> {
             // With several invocations in flight the trace id lives in the Context alone.
             set_trace: n == 1,
             config,
-            signals,
+            sigterm,
             shutting_down: false,
         })
     }
@@ -175,16 +181,16 @@ impl<H: Handler> EventLoop<H> {
     }
 
     fn on_signals(&mut self) {
-        if let Some(s) = self.signals.as_mut() {
-            for _ in s.pending() {
-                if !self.shutting_down {
-                    rt_log!(
-                        Info,
-                        "SIGTERM: finishing in-flight invocations, then exiting"
-                    );
-                }
-                self.shutting_down = true;
+        if let Some(s) = self.sigterm.as_mut()
+            && s.take()
+        {
+            if !self.shutting_down {
+                rt_log!(
+                    Info,
+                    "SIGTERM: finishing in-flight invocations, then exiting"
+                );
             }
+            self.shutting_down = true;
         }
         for i in 0..self.slots.len() {
             if self.idle(i) {
@@ -294,7 +300,7 @@ impl<H: Handler> EventLoop<H> {
                             slot.phase = Phase::Receiving;
                         }
                         State::Streaming => {
-                            return Err(Exit::fail("internal error: stream left open"));
+                            return Err(Exit::fail(INTERNAL));
                         }
                         State::Finished => return Err(Exit::fail("the Runtime API said to stop")),
                     }
@@ -427,7 +433,7 @@ impl<H: Handler> EventLoop<H> {
             }
             Err(after) => Err(Exit::fail(format!(
                 "cannot reach the Runtime API: {err} (gave up after {} ms)",
-                after.as_millis()
+                after.as_millis() as u64
             ))),
         }
     }

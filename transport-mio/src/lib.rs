@@ -3,6 +3,7 @@
 
 mod event_loop;
 mod pool;
+mod sigterm;
 mod work;
 
 use std::borrow::Cow;

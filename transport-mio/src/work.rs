@@ -8,7 +8,7 @@ use std::ops::Range;
 
 use lamina_core::{Event, Machine, error_type};
 use lamina_std::handler::{Handler, Output, Reply};
-use lamina_std::runtime::{Answer, Exit, bound_reply, encode, invoke};
+use lamina_std::runtime::{Answer, Exit, INTERNAL, bound_reply, encode, invoke};
 use lamina_std::{rt_log, trace};
 
 /// Where the bytes after the head come from.
@@ -177,7 +177,7 @@ impl Work {
             Event::Fatal { status } => Err(Exit::fail(format!(
                 "the Runtime API answered /next with {status}; exiting"
             ))),
-            other => Err(Exit::fail(format!("internal error: unexpected {other:?}"))),
+            _ => Err(Exit::fail(INTERNAL)),
         }
     }
 }

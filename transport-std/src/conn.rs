@@ -27,7 +27,7 @@ impl std::fmt::Display for GaveUp {
             f,
             "cannot reach the Runtime API: {} (gave up after {} ms)",
             self.last,
-            self.after.as_millis()
+            self.after.as_millis() as u64
         )
     }
 }

@@ -94,11 +94,16 @@ pub fn short_type_name<T: ?Sized>() -> &'static str {
 }
 
 fn short_name(full: &'static str) -> &'static str {
+    // Byte searches rather than `str` substring patterns, which pull in a large searcher.
     let base = full.split('<').next().unwrap_or(full);
     let base = base.trim_start_matches('&').trim_start_matches("mut ");
-    let name = base.rsplit("::").next().unwrap_or(base);
+    let name = match base.rfind(':') {
+        Some(i) => base.get(i + 1..).unwrap_or(base),
+        None => base,
+    };
+    let has_dyn = full.as_bytes().windows(4).any(|w| w == b"dyn ");
     match name {
-        "Box" | "Arc" | "Rc" if full.contains("dyn ") => "Error",
+        "Box" | "Arc" | "Rc" if has_dyn => "Error",
         "" => "Error",
         _ => name,
     }

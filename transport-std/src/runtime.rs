@@ -36,6 +36,10 @@ impl From<GaveUp> for Exit {
     }
 }
 
+/// The exit message for a state the machine says cannot happen (a bug in lamina).
+pub const INTERNAL: &str =
+    "internal error: the runtime's state machine refused a step; please report this";
+
 /// Encodes into `head`, growing it when the machine says it needs more room (only large error
 /// reports ever do).
 pub fn encode(
@@ -48,7 +52,7 @@ pub fn encode(
             Err(MachineError::Encode(EncodeError::BufferTooSmall { required })) => {
                 head.resize(required, 0);
             }
-            Err(e) => return Err(Exit::fail(format!("internal error: {e}"))),
+            Err(_) => return Err(Exit::fail(INTERNAL)),
         }
     }
 }
@@ -146,7 +150,7 @@ pub fn log_answer(event: &Event, ctx: &Context) -> Option<Exit> {
         Event::Fatal { status } => Some(Exit::fail(format!(
             "the Runtime API answered {status}; exiting"
         ))),
-        other => Some(Exit::fail(format!("internal error: unexpected {other:?}"))),
+        _ => Some(Exit::fail(INTERNAL)),
     }
 }
 
@@ -325,7 +329,7 @@ pub fn serve<H: Handler>(config: &Config, handler: &H) -> Exit {
                     "the Runtime API answered /next with {status}; exiting"
                 ));
             }
-            other => return Exit::fail(format!("internal error: unexpected {other:?}")),
+            _ => return Exit::fail(INTERNAL),
         };
         if let Err(exit) = answer(
             &mut conn,
