@@ -12,8 +12,11 @@ use std::borrow::Cow;
 use std::convert::Infallible;
 use std::fmt;
 
-use lamina_std::{Config, Context, Diagnostic};
+use lamina_std::Context;
+#[cfg(feature = "serde_json")]
+use lamina_std::{Config, Diagnostic};
 use serde::Deserialize;
+#[cfg(feature = "serde_json")]
 use serde_json::{Value, json};
 
 /// The seed article's event.
@@ -53,6 +56,7 @@ impl fmt::Display for FailRequested {
     }
 }
 
+#[cfg(feature = "serde_json")]
 /// Fails, panics or echoes, as the event says (`{"sleep_ms": n}` waits first: a slow handler
 /// for concurrency tests).
 pub fn fail(_ctx: &Context, event: Value) -> Result<Value, FailRequested> {
@@ -68,6 +72,7 @@ pub fn fail(_ctx: &Context, event: Value) -> Result<Value, FailRequested> {
     Ok(event)
 }
 
+#[cfg(feature = "serde_json")]
 /// `fail`'s initialisation: fails when `LAMINA_EXAMPLE_FAIL_INIT` is set.
 pub fn fail_init() -> Result<(), Diagnostic> {
     match std::env::var("LAMINA_EXAMPLE_FAIL_INIT") {
@@ -76,6 +81,7 @@ pub fn fail_init() -> Result<(), Diagnostic> {
     }
 }
 
+#[cfg(feature = "serde_json")]
 /// The context, settings and trace variable as JSON.
 pub fn context(config: &Config, ctx: &Context) -> Value {
     let client_context = ctx.client_context.as_ref().map(|cc| {

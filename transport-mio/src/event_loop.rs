@@ -73,7 +73,14 @@ impl<H: Handler> EventLoop<H> {
     /// Sets up `config.max_concurrency` connections (and as many workers when above 1).
     pub fn new(config: Config, handler: H) -> io::Result<Self> {
         let poll = Poll::new()?;
-        let n = config.max_concurrency.max(1) as usize;
+        let mut n = config.max_concurrency.max(1) as usize;
+        if n > 1 && !cfg!(feature = "workers") {
+            rt_log!(
+                Warn,
+                "AWS_LAMBDA_MAX_CONCURRENCY={n}: built without the `workers` feature, serving one invocation at a time"
+            );
+            n = 1;
+        }
         let handler = Arc::new(handler);
         let pool = if n > 1 {
             let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);

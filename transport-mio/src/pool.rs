@@ -5,6 +5,7 @@
 //! Moving a `Box` through a mutex allocates nothing, so warm invocations stay allocation-free.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+#[cfg(feature = "workers")]
 use std::thread;
 
 use lamina_std::handler::Handler;
@@ -41,6 +42,7 @@ pub struct Pool<H> {
 
 impl<H: Handler> Pool<H> {
     /// Starts `n` workers sharing `handler`.
+    #[cfg(feature = "workers")]
     pub fn start(
         n: usize,
         handler: Arc<H>,
@@ -78,6 +80,17 @@ impl<H: Handler> Pool<H> {
     pub fn take_done(&self, i: usize) -> Option<(Box<Work>, Result<(), Exit>)> {
         self.channels.get(i)?.lock().done.take()
     }
+
+    /// Without the `workers` feature there are no workers (the loop never asks for any).
+    #[cfg(not(feature = "workers"))]
+    pub fn start(
+        _n: usize,
+        _handler: Arc<H>,
+        _waker: Arc<Waker>,
+        _max_response: usize,
+    ) -> std::io::Result<Self> {
+        Err(std::io::Error::other("built without the `workers` feature"))
+    }
 }
 
 impl<H> Drop for Pool<H> {
@@ -89,6 +102,7 @@ impl<H> Drop for Pool<H> {
     }
 }
 
+#[cfg(feature = "workers")]
 fn worker<H: Handler>(ch: &Channel, handler: &H, waker: &Waker, max_response: usize) {
     loop {
         let mut work = {
