@@ -20,6 +20,8 @@ impl core::fmt::Display for BufferTooSmall {
     }
 }
 
+impl core::error::Error for BufferTooSmall {}
+
 /// Something bytes can be written to: the buffer cursor, or an encoder stacked on it.
 pub(crate) trait Sink {
     fn put(&mut self, bytes: &[u8]);

@@ -213,6 +213,8 @@ impl core::fmt::Display for InvalidInvocation {
     }
 }
 
+impl core::error::Error for InvalidInvocation {}
+
 impl Context {
     /// Fills `self` from a complete `/next` head, reusing its storage.
     ///

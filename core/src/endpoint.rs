@@ -55,6 +55,8 @@ impl core::fmt::Display for EndpointError {
     }
 }
 
+impl core::error::Error for EndpointError {}
+
 /// Where the Runtime API listens: host, port and an optional path prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {

@@ -47,6 +47,8 @@ impl core::fmt::Display for EventError {
     }
 }
 
+impl core::error::Error for EventError {}
+
 /// Deserializes an event from `body`, unescaping strings through `scratch` (which must hold
 /// the longest unescaped string).
 pub fn from_json<'de, T: Deserialize<'de>>(

@@ -104,6 +104,8 @@ impl core::fmt::Display for MachineError {
     }
 }
 
+impl core::error::Error for MachineError {}
+
 /// What a complete response meant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]

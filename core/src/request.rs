@@ -53,6 +53,8 @@ impl core::fmt::Display for EncodeError {
     }
 }
 
+impl core::error::Error for EncodeError {}
+
 /// Whether `v` can be sent as a header or trailer value: 1 to [`MAX_HEADER_VALUE`] bytes, no
 /// control characters other than tab (so no CR, LF or NUL).
 pub fn is_header_value(v: &str) -> bool {
@@ -202,6 +204,49 @@ pub fn stream_error_end(
     b64.finish();
     w.put(b"\r\n\r\n");
     Ok(w.finish()?)
+}
+
+/// The `Content-Type` of a streamed response that starts with an HTTP integration prelude
+/// (Function URLs, API Gateway).
+pub const HTTP_INTEGRATION_CONTENT_TYPE: &str =
+    "application/vnd.awslambda.http-integration-response";
+
+/// The HTTP integration prelude a streamed response for Function URLs / API Gateway starts with:
+/// the JSON object `{"statusCode":…,"headers":{…},"cookies":[…]}` followed by 8 NUL bytes; the
+/// body follows. Send it as the stream's first bytes, with
+/// [`HTTP_INTEGRATION_CONTENT_TYPE`]. Header names and values and cookies are JSON-escaped.
+pub fn http_prelude(
+    status: u16,
+    headers: &[(&str, &str)],
+    cookies: &[&str],
+    out: &mut [u8],
+) -> Result<usize, BufferTooSmall> {
+    let mut w = Writer::new(out);
+    w.put(b"{\"statusCode\":");
+    w.dec(u64::from(status));
+    w.put(b",\"headers\":{");
+    for (i, (name, value)) in headers.iter().enumerate() {
+        if i > 0 {
+            w.byte(b',');
+        }
+        w.byte(b'"');
+        json::write_escaped(&mut w, name);
+        w.put(b"\":\"");
+        json::write_escaped(&mut w, value);
+        w.byte(b'"');
+    }
+    w.put(b"},\"cookies\":[");
+    for (i, cookie) in cookies.iter().enumerate() {
+        if i > 0 {
+            w.byte(b',');
+        }
+        w.byte(b'"');
+        json::write_escaped(&mut w, cookie);
+        w.byte(b'"');
+    }
+    w.put(b"]}");
+    w.put(&[0u8; 8]);
+    w.finish()
 }
 
 /// Where an error report goes.
@@ -497,6 +542,29 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&raw[..len]).unwrap();
         assert_eq!(v["errorType"], "Boom");
         assert_eq!(v["errorMessage"], "bad");
+    }
+
+    #[test]
+    fn http_integration_prelude() {
+        let mut b = [0u8; 256];
+        let n = http_prelude(
+            201,
+            &[("content-type", "text/html"), ("x-q", "a\"b")],
+            &["a=1; Secure"],
+            &mut b,
+        )
+        .unwrap();
+        let (json, nuls) = b[..n].split_at(n - 8);
+        assert_eq!(nuls, &[0u8; 8]);
+        let v: serde_json::Value = serde_json::from_slice(json).unwrap();
+        assert_eq!(v["statusCode"], 201);
+        assert_eq!(v["headers"]["x-q"], "a\"b");
+        assert_eq!(v["cookies"][0], "a=1; Secure");
+        let n = http_prelude(200, &[], &[], &mut b).unwrap();
+        assert_eq!(
+            &b[..n - 8],
+            br#"{"statusCode":200,"headers":{},"cookies":[]}"#
+        );
     }
 
     #[test]

@@ -109,6 +109,8 @@ impl core::fmt::Display for DecodeError {
     }
 }
 
+impl core::error::Error for DecodeError {}
+
 /// What [`Decoder::advance`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]

@@ -5,6 +5,7 @@
 //! - `fail`: `{"error":"msg"}` fails with that message, `{"panic":"msg"}` panics, anything else
 //!   comes back as it was (after `sleep_ms` milliseconds if it says so); with `LAMINA_EXAMPLE_FAIL_INIT=msg` in the environment its
 //!   initialisation fails instead.
+//! - `stream`: streams 10 chunks, `pause_ms` (default 100) apart; `stream_fail` fails after 3.
 //! - `context`: the decoded `Context`, the function settings and the `_X_AMZN_TRACE_ID` the
 //!   handler saw, as JSON (a debugging aid).
 
@@ -12,9 +13,9 @@ use std::borrow::Cow;
 use std::convert::Infallible;
 use std::fmt;
 
-use lamina_std::Context;
 #[cfg(feature = "serde_json")]
 use lamina_std::{Config, Diagnostic};
+use lamina_std::{Context, ResponseStream};
 use serde::Deserialize;
 #[cfg(feature = "serde_json")]
 use serde_json::{Value, json};
@@ -125,4 +126,62 @@ pub fn context(config: &Config, ctx: &Context) -> Value {
         "log_stream": config.log_stream,
         "max_concurrency": config.max_concurrency,
     })
+}
+
+fn pause(event: &[u8]) -> std::time::Duration {
+    // `{"pause_ms": n}`: a tiny scan rather than a JSON parser, so the example needs no serde.
+    let text = std::str::from_utf8(event).unwrap_or("");
+    let ms = text
+        .split("\"pause_ms\"")
+        .nth(1)
+        .and_then(|rest| {
+            let digits: String = rest
+                .trim_start_matches([' ', ':'])
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse().ok()
+        })
+        .unwrap_or(100u64);
+    std::time::Duration::from_millis(ms.min(5_000))
+}
+
+/// Streams 10 chunks (`chunk 0` … `chunk 9`, one line each), pausing between them.
+pub fn stream(_ctx: &Context, event: &[u8], out: &mut ResponseStream<'_>) -> std::io::Result<()> {
+    out.set_content_type("text/plain")?;
+    let pause = pause(event);
+    for i in 0..10 {
+        if i > 0 {
+            std::thread::sleep(pause);
+        }
+        out.write(format!("chunk {i}\n").as_bytes())?;
+    }
+    Ok(())
+}
+
+/// The error `stream_fail` ends with.
+#[derive(Debug)]
+pub struct StreamFailed(pub String);
+
+impl fmt::Display for StreamFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Streams 3 chunks, then fails: the error goes in the stream's trailers.
+pub fn stream_fail(
+    _ctx: &Context,
+    event: &[u8],
+    out: &mut ResponseStream<'_>,
+) -> Result<(), StreamFailed> {
+    let pause = pause(event);
+    for i in 0..3 {
+        if i > 0 {
+            std::thread::sleep(pause);
+        }
+        out.write(format!("chunk {i}\n").as_bytes())
+            .map_err(|e| StreamFailed(e.to_string()))?;
+    }
+    Err(StreamFailed("failed after 3 chunks".into()))
 }

@@ -15,7 +15,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::pool::Pool;
 use crate::sigterm::Sigterm;
-use crate::work::Work;
+use crate::work::{Invoked, Work};
 
 const WAKER: Token = Token(usize::MAX - 1);
 const SIGNALS: Token = Token(usize::MAX - 2);
@@ -250,12 +250,22 @@ impl<H: Handler> EventLoop<H> {
             let done = self.pool.as_ref().and_then(|p| p.take_done(i));
             if let Some((work, result)) = done {
                 self.slots[i].work = Some(work);
-                result?;
-                self.send(i);
+                self.invoked(i, result?)?;
                 self.advance(i)?;
             }
         }
         Ok(())
+    }
+
+    /// After the handler: send its answer, or (a stream already sent) act on the answer to it.
+    fn invoked(&mut self, i: usize, invoked: Invoked) -> Result<(), Exit> {
+        match invoked {
+            Invoked::Send => {
+                self.send(i);
+                Ok(())
+            }
+            Invoked::Answered(event) => self.on_event(i, event),
+        }
     }
 
     fn send(&mut self, i: usize) {

@@ -11,6 +11,7 @@ use std::fmt::Display;
 
 pub use lamina_std::handler::{Diagnostic, Handler, Output, Reply, raw, typed};
 pub use lamina_std::runtime::Exit;
+pub use lamina_std::stream::{ResponseStream, streaming};
 pub use lamina_std::{Config, ConfigError, Context, InitType, core};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -49,6 +50,15 @@ where
     Err: Display + 'static,
 {
     Runtime::from_env().run(raw(handler))
+}
+
+/// Runs a streaming handler (see `lamina_std::run_streaming`).
+pub fn run_streaming<F, Err>(handler: F) -> !
+where
+    F: Fn(&Context, &[u8], &mut ResponseStream<'_>) -> Result<(), Err> + Send + Sync + 'static,
+    Err: Display + 'static,
+{
+    Runtime::from_env().run(streaming(handler))
 }
 
 /// The runtime, configured: from the environment or explicitly.

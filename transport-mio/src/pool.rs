@@ -12,12 +12,12 @@ use lamina_std::handler::Handler;
 use lamina_std::runtime::Exit;
 use mio::Waker;
 
-use crate::work::Work;
+use crate::work::{Invoked, Work};
 
 #[derive(Default)]
 struct Job {
     todo: Option<Box<Work>>,
-    done: Option<(Box<Work>, Result<(), Exit>)>,
+    done: Option<(Box<Work>, Result<Invoked, Exit>)>,
     stop: bool,
 }
 
@@ -77,7 +77,7 @@ impl<H: Handler> Pool<H> {
     }
 
     /// Takes worker `i`'s finished invocation, if any.
-    pub fn take_done(&self, i: usize) -> Option<(Box<Work>, Result<(), Exit>)> {
+    pub fn take_done(&self, i: usize) -> Option<(Box<Work>, Result<Invoked, Exit>)> {
         self.channels.get(i)?.lock().done.take()
     }
 

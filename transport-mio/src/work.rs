@@ -6,9 +6,10 @@
 
 use std::ops::Range;
 
-use lamina_core::{Event, Machine, error_type};
+use lamina_core::{Context, Event, Machine, error_type};
 use lamina_std::handler::{Handler, Output, Reply};
 use lamina_std::runtime::{Answer, Exit, INTERNAL, bound_reply, encode, invoke};
+use lamina_std::stream::{Streamed, invoke_streaming};
 use lamina_std::{rt_log, trace};
 
 /// Where the bytes after the head come from.
@@ -45,6 +46,18 @@ pub struct Work {
     pub out: Output,
     /// Copy of a static response.
     pub copy: Vec<u8>,
+    /// The context handed to a streaming handler (the stream needs the machine meanwhile);
+    /// allocated at the first streamed response.
+    ctx_copy: Option<Box<Context>>,
+}
+
+/// What running the handler left to do.
+#[derive(Debug)]
+pub enum Invoked {
+    /// The answer is encoded: send `head` and the body.
+    Send,
+    /// A streamed response already went out on its own connection; this is its answer.
+    Answered(Event),
 }
 
 impl Work {
@@ -61,6 +74,7 @@ impl Work {
             event: 0..0,
             out: Output::default(),
             copy: Vec::new(),
+            ctx_copy: None,
         }
     }
 
@@ -96,17 +110,18 @@ impl Work {
         handler: &H,
         max_response: usize,
         set_trace: bool,
-    ) -> Result<(), Exit> {
+    ) -> Result<Invoked, Exit> {
         let Work {
             machine,
             next_buf,
+            answer_buf,
             head,
             head_len,
             body,
             event,
             out,
             copy,
-            ..
+            ctx_copy,
         } = self;
         let ctx = machine.context();
         if set_trace && !trace::set(ctx.xray_trace_id.as_deref()) {
@@ -117,8 +132,26 @@ impl Work {
             );
         }
         let event_bytes = next_buf.get(event.clone()).unwrap_or_default();
-        let reply = invoke(handler, ctx, event_bytes, out);
-        let reply = bound_reply(reply, max_response, out);
+        let reply = if handler.streams() {
+            // The stream needs the machine while the handler reads the context.
+            let ctx_copy = ctx_copy.get_or_insert_with(Box::default);
+            (**ctx_copy).clone_from(ctx);
+            match invoke_streaming(
+                handler,
+                machine,
+                ctx_copy,
+                event_bytes,
+                out,
+                head,
+                answer_buf,
+            ) {
+                Streamed::NotStarted(reply) => reply,
+                Streamed::Answered(answer) => return Ok(Invoked::Answered(answer)),
+            }
+        } else {
+            let reply = invoke(handler, ctx, event_bytes, out);
+            bound_reply(reply, max_response, out)
+        };
         *body = match reply {
             Reply::Body(b) => match in_buffer(b, next_buf) {
                 Some(range) => BodyRef::Event(range),
@@ -142,7 +175,7 @@ impl Work {
                 message,
             } => encode(head, |h| machine.fail(h, error_type, message))?,
         };
-        Ok(())
+        Ok(Invoked::Send)
     }
 
     /// What to do with an invocation-level event read from `/next`: `Ok(true)` when an answer

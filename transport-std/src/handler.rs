@@ -54,6 +54,25 @@ pub trait Handler: Send + Sync + 'static {
     fn content_type(&self) -> &'static str {
         "application/json"
     }
+
+    /// Whether this handler streams its response (see [`crate::stream::streaming`]); the
+    /// transports then call [`call_streaming`](Handler::call_streaming) instead of `call`.
+    fn streams(&self) -> bool {
+        false
+    }
+
+    /// Writes the response to `stream`; returns [`Reply::Output`] when done, or
+    /// [`Reply::Error`] with the error in `out`.
+    fn call_streaming<'a>(
+        &self,
+        ctx: &Context,
+        event: &'a [u8],
+        stream: &mut crate::stream::ResponseStream<'_>,
+        out: &mut Output,
+    ) -> Reply<'a> {
+        let _ = stream;
+        self.call(ctx, event, out)
+    }
 }
 
 /// An error with an explicit `errorType`: return it (or convert into it) from a handler to

@@ -7,6 +7,7 @@ pub mod handler;
 pub mod log;
 pub mod panic;
 pub mod runtime;
+pub mod stream;
 pub mod trace;
 
 use std::borrow::Cow;
@@ -18,6 +19,7 @@ pub use lamina_core::{self as core, Context};
 pub use runtime::Exit;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+pub use stream::{ResponseStream, streaming};
 
 /// Runs a typed handler as this process's Lambda runtime, with settings from the environment.
 /// Never returns: the process exits when the Runtime API says so.
@@ -65,6 +67,29 @@ where
     Err: Display + 'static,
 {
     Runtime::from_env().run(raw(handler))
+}
+
+/// Runs a streaming handler: it writes its response to a [`ResponseStream`], each write sent
+/// at once as one chunk.
+///
+/// ```no_run
+/// use lamina_std::{Context, ResponseStream};
+///
+/// fn count(_ctx: &Context, _event: &[u8], out: &mut ResponseStream<'_>) -> std::io::Result<()> {
+///     for i in 0..3 {
+///         out.write(format!("line {i}\n").as_bytes())?;
+///     }
+///     Ok(())
+/// }
+///
+/// fn main() { lamina_std::run_streaming(count) }
+/// ```
+pub fn run_streaming<F, Err>(handler: F) -> !
+where
+    F: Fn(&Context, &[u8], &mut ResponseStream<'_>) -> Result<(), Err> + Send + Sync + 'static,
+    Err: Display + 'static,
+{
+    Runtime::from_env().run(streaming(handler))
 }
 
 /// The runtime, configured: from the environment or explicitly.

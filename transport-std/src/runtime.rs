@@ -9,6 +9,7 @@ use lamina_core::{Context, Event, Machine, MachineError, Recovery, error_type};
 use crate::config::{Config, ConfigError};
 use crate::conn::{Conn, GaveUp, Received};
 use crate::handler::{Handler, Output, Reply};
+use crate::stream::{Streamed, invoke_streaming};
 use crate::{panic, rt_log, trace};
 
 /// How and why the runtime stopped.
@@ -273,6 +274,7 @@ pub fn serve<H: Handler>(config: &Config, handler: &H) -> Exit {
     let mut answer_buf = vec![0u8; core.answer.buffer_size()];
     let mut head = vec![0u8; 4096];
     let mut out = Output::default();
+    let mut ctx_copy: Option<Box<Context>> = None;
     let content_type = handler.content_type();
 
     loop {
@@ -304,9 +306,38 @@ pub fn serve<H: Handler>(config: &Config, handler: &H) -> Exit {
                     );
                 }
                 let event = next_buf.get(body).unwrap_or_default();
-                let reply = invoke(handler, ctx, event, &mut out);
-                let reply = bound_reply(reply, config.max_response, &mut out);
-                Answer::of(reply, &out)
+                if handler.streams() {
+                    // The stream needs the machine while the handler reads the context.
+                    let copy = ctx_copy.get_or_insert_with(Box::default);
+                    (**copy).clone_from(ctx);
+                    match invoke_streaming(
+                        handler,
+                        &mut machine,
+                        copy,
+                        event,
+                        &mut out,
+                        &mut head,
+                        &mut answer_buf,
+                    ) {
+                        Streamed::NotStarted(reply) => Answer::of(reply, &out),
+                        Streamed::Answered(answer) => {
+                            if let Some(exit) = log_answer(&answer, machine.context()) {
+                                return exit;
+                            }
+                            if answer != Event::PayloadTooLarge {
+                                continue;
+                            }
+                            Answer::Error {
+                                error_type: error_type::RESPONSE_TOO_LARGE,
+                                message: REFUSED_AS_TOO_LARGE,
+                            }
+                        }
+                    }
+                } else {
+                    let reply = invoke(handler, ctx, event, &mut out);
+                    let reply = bound_reply(reply, config.max_response, &mut out);
+                    Answer::of(reply, &out)
+                }
             }
             Event::InvalidInvocation { reason } => {
                 rt_log!(

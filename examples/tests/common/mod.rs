@@ -489,6 +489,27 @@ pub fn base64(data: &[u8]) -> String {
     out
 }
 
+/// Standard base64 decoded (padding optional); panics on anything else (test input only).
+pub fn unbase64(text: &str) -> Vec<u8> {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let vals: Vec<u32> = text
+        .trim_end_matches('=')
+        .bytes()
+        .map(|b| A.iter().position(|&a| a == b).expect("base64") as u32)
+        .collect();
+    let mut out = Vec::new();
+    for c in vals.chunks(4) {
+        let n = c
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, v)| n | (v << (18 - 6 * i)));
+        for i in 0..c.len().saturating_sub(1) {
+            out.push((n >> (16 - 8 * i)) as u8);
+        }
+    }
+    out
+}
+
 /// A port on 127.0.0.1 with (almost certainly) nothing listening: bound, then released.
 pub fn closed_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");

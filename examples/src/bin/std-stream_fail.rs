@@ -1,0 +1,4 @@
+//! `stream_fail` on the blocking std transport.
+fn main() {
+    lamina_std::run_streaming(lamina_examples::stream_fail)
+}
