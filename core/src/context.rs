@@ -351,7 +351,8 @@ fn parse_json<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Option<T> {
 }
 
 /// Finds a valid request id in a head that could not be parsed whole (too large, or broken
-/// after the id), looking only at complete lines.
+/// after the id), looking only at complete lines, and only up to the blank line that ends the
+/// head: `head` may run on into the body, whose bytes are not headers.
 pub fn salvage_request_id(head: &[u8]) -> Option<Id> {
     let mut lines = head.split(|&b| b == b'\n');
     lines.next(); // the status line
@@ -361,6 +362,10 @@ pub fn salvage_request_id(head: &[u8]) -> Option<Id> {
     for line in lines {
         seen += line.len() + 1;
         if seen > complete + 1 {
+            break;
+        }
+        if line.is_empty() || line == b"\r" {
+            // The end of the head.
             break;
         }
         let Some(colon) = line.iter().position(|&b| b == b':') else {
@@ -559,6 +564,21 @@ Content-Length: 17\r\n\r\n";
         let id = ctx.identity.unwrap();
         assert_eq!(id.identity_id.as_deref(), Some("us-east-1:123"));
         assert_eq!(id.identity_pool_id.as_deref(), Some("pool"));
+    }
+
+    /// Found by the `next_headers` fuzz target: the salvage read on past the blank line that
+    /// ends the head, so a line of the body (the event) could supply the request id of an
+    /// invocation whose body framing broke, or veto the real one.
+    #[test]
+    fn salvage_stops_at_the_end_of_the_head() {
+        let body_only = b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n\
+Lambda-Runtime-Aws-Request-Id: victim\r\n";
+        assert_eq!(salvage_request_id(body_only), None);
+        let bare_lf = b"HTTP/1.1 200 OK\n\nLambda-Runtime-Aws-Request-Id: victim\n";
+        assert_eq!(salvage_request_id(bare_lf), None);
+        let both = b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: real\r\n\r\n\
+Lambda-Runtime-Aws-Request-Id: other\r\n";
+        assert_eq!(salvage_request_id(both).unwrap().as_str(), "real");
     }
 
     #[test]

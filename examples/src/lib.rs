@@ -61,6 +61,11 @@ impl fmt::Display for FailRequested {
 /// Fails, panics or echoes, as the event says (`{"sleep_ms": n}` waits first: a slow handler
 /// for concurrency tests).
 pub fn fail(_ctx: &Context, event: Value) -> Result<Value, FailRequested> {
+    #[cfg(feature = "log")]
+    log::info!(
+        "fail: event received ({} keys)",
+        event.as_object().map_or(0, |o| o.len())
+    );
     if let Some(ms) = event.get("sleep_ms").and_then(Value::as_u64) {
         std::thread::sleep(std::time::Duration::from_millis(ms.min(10_000)));
     }

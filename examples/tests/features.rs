@@ -12,16 +12,19 @@ use lamina_server::{Invocation, OutcomeKind, Server};
 struct Bins {
     stream: &'static str,
     stream_fail: &'static str,
+    fail: &'static str,
 }
 
 const STD: Bins = Bins {
     stream: env!("CARGO_BIN_EXE_std-stream"),
     stream_fail: env!("CARGO_BIN_EXE_std-stream_fail"),
+    fail: env!("CARGO_BIN_EXE_std-fail"),
 };
 
 const MIO: Bins = Bins {
     stream: env!("CARGO_BIN_EXE_stream"),
     stream_fail: env!("CARGO_BIN_EXE_stream_fail"),
+    fail: env!("CARGO_BIN_EXE_fail"),
 };
 
 fn spawn(server: &Server, path: &str) -> Proc {
@@ -102,7 +105,74 @@ fn failing_stream_ends_with_trailers(bins: &Bins) {
     assert_eq!(server.outcomes().len(), 1);
 }
 
+fn json_logs_carry_the_request_id(bins: &Bins) {
+    let server = Server::start().unwrap();
+    let mut cmd = server.command(Path::new(bins.fail));
+    cmd.env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("AWS_LAMBDA_LOG_LEVEL", "INFO");
+    let proc = Proc::spawn(cmd);
+    let id = server.invoke(Invocation::new(&b"{\"a\":1}"[..]));
+    server.wait_outcome(&id, WAIT).expect("an answer");
+    let bad = server.invoke(Invocation::new(
+        &b"{\"error\":\"quote \\\" and\\nnewline\"}"[..],
+    ));
+    server.wait_outcome(&bad, WAIT).expect("an answer");
+    assert!(
+        proc.wait_stderr("event received", WAIT),
+        "{}",
+        proc.stderr()
+    );
+    let stderr = proc.stderr();
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let app = lines
+        .iter()
+        .find(|v| {
+            v["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("event received"))
+        })
+        .unwrap_or_else(|| panic!("no application line in {stderr}"));
+    assert_eq!(app["level"], "INFO");
+    assert_eq!(app["requestId"], id.as_str());
+    let ts = app["timestamp"].as_str().unwrap();
+    assert!(ts.len() == 24 && ts.ends_with('Z'), "{ts}");
+    // Every stderr line of the runtime is JSON in this mode (the panic hook's is std's).
+    for l in stderr.lines().filter(|l| l.contains("lamina")) {
+        assert!(l.starts_with('{'), "not a JSON line: {l}");
+    }
+}
+
+fn log_level_filters(bins: &Bins) {
+    let server = Server::start().unwrap();
+    let mut cmd = server.command(Path::new(bins.fail));
+    cmd.env("AWS_LAMBDA_LOG_FORMAT", "Text")
+        .env("AWS_LAMBDA_LOG_LEVEL", "ERROR");
+    let proc = Proc::spawn(cmd);
+    let id = server.invoke(Invocation::new(&b"{\"a\":1}"[..]));
+    server.wait_outcome(&id, WAIT).expect("an answer");
+    // A second invocation: its answer proves the first one's log line had time to appear.
+    let id2 = server.invoke(Invocation::new(&b"{}"[..]));
+    server.wait_outcome(&id2, WAIT).expect("an answer");
+    let stderr = proc.stderr();
+    assert!(
+        !stderr.contains("event received"),
+        "INFO shown under ERROR: {stderr}"
+    );
+}
+
 mod on_std {
+    #[test]
+    fn json_logs_carry_the_request_id() {
+        super::json_logs_carry_the_request_id(&super::STD)
+    }
+    #[test]
+    fn log_level_filters() {
+        super::log_level_filters(&super::STD)
+    }
     #[test]
     fn chunks_arrive_as_written() {
         super::chunks_arrive_as_written(&super::STD)
@@ -114,6 +184,14 @@ mod on_std {
 }
 
 mod on_mio {
+    #[test]
+    fn json_logs_carry_the_request_id() {
+        super::json_logs_carry_the_request_id(&super::MIO)
+    }
+    #[test]
+    fn log_level_filters() {
+        super::log_level_filters(&super::MIO)
+    }
     #[test]
     fn chunks_arrive_as_written() {
         super::chunks_arrive_as_written(&super::MIO)

@@ -128,7 +128,10 @@ impl Runtime {
         I: FnOnce(&Config) -> Result<H, E>,
     {
         let config = match self.config {
-            Ok(c) => c,
+            Ok(c) => {
+                lamina_std::log::configure(c.log_format, c.log_level);
+                c
+            }
             Err(e) => return lamina_std::runtime::report_config_error(&e),
         };
         let handler = match init(&config) {

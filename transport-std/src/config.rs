@@ -45,6 +45,10 @@ pub struct Config {
     /// Largest response sent, in bytes (6 MiB; `LAMINA_MAX_RESPONSE_BYTES`). A larger one is
     /// reported as an error, never truncated.
     pub max_response: usize,
+    /// `AWS_LAMBDA_LOG_FORMAT`: `Text` (default) or `JSON`.
+    pub log_format: crate::log::Format,
+    /// `AWS_LAMBDA_LOG_LEVEL`: lines below it are dropped (default `INFO`).
+    pub log_level: crate::log::Level,
     /// How long to keep trying to reach the Runtime API before giving up (10 s;
     /// `LAMINA_RECONNECT_TIMEOUT_MS`).
     pub reconnect_timeout: Duration,
@@ -111,6 +115,8 @@ impl Config {
             max_event: Limits::NEXT.max_body,
             max_response: 6 * 1024 * 1024,
             reconnect_timeout: Duration::from_secs(10),
+            log_format: crate::log::Format::Text,
+            log_level: crate::log::Level::Info,
         }
     }
 
@@ -162,6 +168,13 @@ impl Config {
                     });
                 }
             };
+        }
+        // Lambda validates these two; an unknown value keeps the default rather than failing.
+        if let Some(f) = get("AWS_LAMBDA_LOG_FORMAT").and_then(|v| crate::log::Format::parse(&v)) {
+            c.log_format = f;
+        }
+        if let Some(l) = get("AWS_LAMBDA_LOG_LEVEL").and_then(|v| crate::log::Level::parse(&v)) {
+            c.log_level = l;
         }
         if let Some(v) = get("LAMINA_MAX_EVENT_BYTES") {
             c.max_event = number(&v, "LAMINA_MAX_EVENT_BYTES", "a size in bytes")?;

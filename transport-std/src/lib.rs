@@ -145,7 +145,10 @@ impl Runtime {
         I: FnOnce(&Config) -> Result<H, E>,
     {
         let config = match self.config {
-            Ok(c) => c,
+            Ok(c) => {
+                log::configure(c.log_format, c.log_level);
+                c
+            }
             Err(e) => return runtime::report_config_error(&e),
         };
         let handler = match init(&config) {

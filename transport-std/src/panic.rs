@@ -133,18 +133,19 @@ pub fn install(endpoint: &lamina_core::Endpoint) {
     let _ = endpoint;
 }
 
-/// Records the invocation a handler is about to run on this thread.
+/// Records the invocation a handler is about to run on this thread (for the panic report and
+/// the log lines' request id).
 #[inline]
 pub fn enter(ctx: &Context) {
+    crate::log::set_request_id(&ctx.request_id);
     #[cfg(panic = "abort")]
     abort::enter(ctx);
-    #[cfg(not(panic = "abort"))]
-    let _ = ctx;
 }
 
 /// The handler returned; nothing is in flight on this thread.
 #[inline]
 pub fn leave() {
+    crate::log::clear_request_id();
     #[cfg(panic = "abort")]
     abort::leave();
 }
