@@ -510,9 +510,9 @@ pub struct Head<'b, 'h> {
     pub headers: &'h [httparse::Header<'b>],
 }
 
-impl Head<'_, '_> {
+impl<'b> Head<'b, '_> {
     /// The value of the first header named `name` (case-insensitive).
-    pub fn get(&self, name: &str) -> Option<&[u8]> {
+    pub fn get(&self, name: &str) -> Option<&'b [u8]> {
         self.headers
             .iter()
             .find(|h| eq_ignore_case(h.name.as_bytes(), name.as_bytes()))
@@ -539,6 +539,13 @@ pub fn parse_head<'b, 'h>(
         version,
         headers: res.headers,
     })
+}
+
+/// The value of the first header named `name` (case-insensitive) in a complete head, if the
+/// head parses.
+pub fn find_header<'b>(head: &'b [u8], name: &str) -> Option<&'b [u8]> {
+    let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    parse_head(head, &mut storage).ok()?.get(name)
 }
 
 fn read_head(head: &[u8], limits: &Limits) -> Result<HeadInfo, DecodeError> {

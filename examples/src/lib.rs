@@ -3,7 +3,10 @@
 //! - `hello`: `{"name":"World"}` gives `"Hello World!"`.
 //! - `echo`: the event's bytes back, unchanged, without allocating.
 //! - `fail`: `{"error":"msg"}` fails with that message, `{"panic":"msg"}` panics, anything else
-//!   comes back as it was (after `sleep_ms` milliseconds if it says so); with `LAMINA_EXAMPLE_FAIL_INIT=msg` in the environment its
+//!   comes back as it was (after `sleep_ms` milliseconds if it says so);
+//!   `LAMINA_EXAMPLE_HOOKS=1` registers SnapStart hooks (`before-1`, `before-2`, `after-1`,
+//!   `after-2`; `LAMINA_EXAMPLE_FAIL_HOOK=<label>` fails one) and `LAMINA_EXAMPLE_GRACEFUL=1`
+//!   turns graceful shutdown on (its hook says `shutdown hook ran`); with `LAMINA_EXAMPLE_FAIL_INIT=msg` in the environment its
 //!   initialisation fails instead.
 //! - `stream`: streams 10 chunks, `pause_ms` (default 100) apart; `stream_fail` fails after 3.
 //! - `context`: the decoded `Context`, the function settings and the `_X_AMZN_TRACE_ID` the
@@ -76,6 +79,19 @@ pub fn fail(_ctx: &Context, event: Value) -> Result<Value, FailRequested> {
         panic!("{msg}");
     }
     Ok(event)
+}
+
+/// A lifecycle hook for the `fail` example: says `hook: <label>` on stderr, and fails (type
+/// `Hook.Failed`) when `LAMINA_EXAMPLE_FAIL_HOOK` names it.
+#[cfg(feature = "serde_json")]
+pub fn hook(label: &'static str) -> impl FnOnce() -> Result<(), Diagnostic> + Send + 'static {
+    move || {
+        eprintln!("hook: {label}");
+        match std::env::var("LAMINA_EXAMPLE_FAIL_HOOK") {
+            Ok(which) if which == label => Err(Diagnostic::new("Hook.Failed", label)),
+            _ => Ok(()),
+        }
+    }
 }
 
 #[cfg(feature = "serde_json")]

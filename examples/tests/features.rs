@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{Proc, WAIT, json};
-use lamina_server::{Invocation, OutcomeKind, Server};
+use lamina_server::{Invocation, OutcomeKind, Server, ServerConfig};
 
 struct Bins {
     stream: &'static str,
@@ -164,7 +164,167 @@ fn log_level_filters(bins: &Bins) {
     );
 }
 
+fn snap_start_with(bins: &Bins, fail_hook: Option<&str>) -> (Server, Proc) {
+    let server = Server::start_with(ServerConfig {
+        snap_start: true,
+        ..ServerConfig::default()
+    })
+    .unwrap();
+    let mut cmd = server.command(Path::new(bins.fail));
+    cmd.env("LAMINA_EXAMPLE_HOOKS", "1");
+    if let Some(h) = fail_hook {
+        cmd.env("LAMINA_EXAMPLE_FAIL_HOOK", h);
+    }
+    let proc = Proc::spawn(cmd);
+    (server, proc)
+}
+
+fn hook_order(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("hook: "))
+        .collect()
+}
+
+fn snap_start_restore_flow(bins: &Bins) {
+    let (server, proc) = snap_start_with(bins, None);
+    let id = server.invoke(Invocation::new(&b"{\"a\":1}"[..]));
+    let o = server
+        .wait_outcome(&id, WAIT)
+        .expect("served after the restore");
+    assert_eq!(o.kind, OutcomeKind::Response);
+    assert_eq!(
+        hook_order(&proc.stderr()),
+        ["before-2", "before-1", "after-1", "after-2"],
+        "before-snapshot hooks last-registered first, after-restore first-registered first"
+    );
+    let reqs = server.requests();
+    let restore = reqs
+        .iter()
+        .position(|r| r.path.ends_with("/runtime/restore/next"))
+        .expect("GET /restore/next");
+    let next = reqs
+        .iter()
+        .position(|r| r.path.ends_with("/invocation/next"))
+        .expect("GET /next");
+    assert!(restore < next, "restore/next comes before the first /next");
+    assert_ne!(
+        reqs[restore].conn, reqs[next].conn,
+        "the Runtime API connection is opened anew after the restore"
+    );
+}
+
+fn snap_start_failing_after_restore_hook(bins: &Bins) {
+    let (server, mut proc) = snap_start_with(bins, Some("after-1"));
+    let status = proc.wait_exit(WAIT).expect("exits");
+    assert!(!status.success());
+    assert_eq!(
+        hook_order(&proc.stderr()),
+        ["before-2", "before-1", "after-1"]
+    );
+    let reqs = server.requests();
+    let err = reqs
+        .iter()
+        .find(|r| r.path.ends_with("/runtime/restore/error"))
+        .unwrap_or_else(|| {
+            panic!(
+                "no /restore/error: {:?}",
+                reqs.iter().map(|r| &r.path).collect::<Vec<_>>()
+            )
+        });
+    assert_eq!(
+        err.header("Lambda-Runtime-Function-Error-Type"),
+        Some("Hook.Failed")
+    );
+    assert_eq!(json(&err.body)["errorMessage"], "after-1");
+    assert_eq!(
+        server.next_polls(),
+        0,
+        "no invocation is polled after a failed restore"
+    );
+}
+
+fn snap_start_failing_before_snapshot_hook(bins: &Bins) {
+    let (server, mut proc) = snap_start_with(bins, Some("before-2"));
+    let status = proc.wait_exit(WAIT).expect("exits");
+    assert!(!status.success());
+    let reqs = server.requests();
+    let err = reqs
+        .iter()
+        .find(|r| r.path.ends_with("/runtime/init/error"))
+        .expect("a failure before the snapshot is an /init/error");
+    assert_eq!(
+        err.header("Lambda-Runtime-Function-Error-Type"),
+        Some("Hook.Failed")
+    );
+    assert!(!reqs.iter().any(|r| r.path.ends_with("/restore/next")));
+}
+
+fn graceful_shutdown_runs_the_hook(bins: &Bins) {
+    let server = Server::start().unwrap();
+    let mut cmd = server.command(Path::new(bins.fail));
+    cmd.env("LAMINA_EXAMPLE_GRACEFUL", "1");
+    let mut proc = Proc::spawn(cmd);
+    let id = server.invoke(Invocation::new(&b"{\"sleep_ms\":300}"[..]));
+    // Wait (bounded) until the invocation is in the handler, then SIGTERM.
+    let end = Instant::now() + WAIT;
+    while server.in_flight() == 0 && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let reqs = server.requests();
+    let register = reqs
+        .iter()
+        .position(|r| r.path == "/2020-01-01/extension/register")
+        .expect("the internal extension registers");
+    assert_eq!(
+        reqs[register].header("Lambda-Extension-Name"),
+        Some("lamina")
+    );
+    assert_eq!(json(&reqs[register].body)["events"], serde_json::json!([]));
+    let pending = reqs
+        .iter()
+        .position(|r| r.path == "/2020-01-01/extension/event/next")
+        .expect("its event/next stays pending");
+    let next = reqs
+        .iter()
+        .position(|r| r.path.ends_with("/invocation/next"))
+        .expect("init completed: /next");
+    assert!(register < pending && pending < next);
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &proc.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let o = server
+        .wait_outcome(&id, WAIT)
+        .expect("the in-flight invocation finishes");
+    assert_eq!(o.kind, OutcomeKind::Response);
+    let status = proc.wait_exit(WAIT).expect("exits after SIGTERM");
+    assert_eq!(status.code(), Some(0), "{}", proc.stderr());
+    assert!(
+        proc.stderr().contains("shutdown hook ran"),
+        "{}",
+        proc.stderr()
+    );
+}
+
 mod on_std {
+    #[test]
+    fn snap_start_restore_flow() {
+        super::snap_start_restore_flow(&super::STD)
+    }
+    #[test]
+    fn snap_start_failing_after_restore_hook() {
+        super::snap_start_failing_after_restore_hook(&super::STD)
+    }
+    #[test]
+    fn snap_start_failing_before_snapshot_hook() {
+        super::snap_start_failing_before_snapshot_hook(&super::STD)
+    }
+    #[test]
+    fn graceful_shutdown_runs_the_hook() {
+        super::graceful_shutdown_runs_the_hook(&super::STD)
+    }
     #[test]
     fn json_logs_carry_the_request_id() {
         super::json_logs_carry_the_request_id(&super::STD)
@@ -184,6 +344,22 @@ mod on_std {
 }
 
 mod on_mio {
+    #[test]
+    fn snap_start_restore_flow() {
+        super::snap_start_restore_flow(&super::MIO)
+    }
+    #[test]
+    fn snap_start_failing_after_restore_hook() {
+        super::snap_start_failing_after_restore_hook(&super::MIO)
+    }
+    #[test]
+    fn snap_start_failing_before_snapshot_hook() {
+        super::snap_start_failing_before_snapshot_hook(&super::MIO)
+    }
+    #[test]
+    fn graceful_shutdown_runs_the_hook() {
+        super::graceful_shutdown_runs_the_hook(&super::MIO)
+    }
     #[test]
     fn json_logs_carry_the_request_id() {
         super::json_logs_carry_the_request_id(&super::MIO)

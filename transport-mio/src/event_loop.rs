@@ -10,11 +10,10 @@ use lamina_std::conn::Backoff;
 use lamina_std::handler::Handler;
 use lamina_std::runtime::{Exit, INTERNAL, REFUSED_AS_TOO_LARGE, log_answer};
 use lamina_std::{Config, rt_log};
-use mio::net::TcpStream;
+use mio::net::{TcpStream, UnixStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::pool::Pool;
-use crate::sigterm::Sigterm;
 use crate::work::{Invoked, Work};
 
 const WAKER: Token = Token(usize::MAX - 1);
@@ -64,7 +63,7 @@ pub struct EventLoop<H: Handler> {
     handler: Arc<H>,
     pool: Option<Pool<H>>,
     config: Config,
-    sigterm: Option<Sigterm>,
+    sigterm: Option<UnixStream>,
     shutting_down: bool,
     set_trace: bool,
 }
@@ -88,11 +87,13 @@ impl<H: Handler> EventLoop<H> {
         } else {
             None
         };
-        let mut sigterm = Sigterm::install().ok();
+        let mut sigterm = lamina_std::sigterm::install()
+            .ok()
+            .map(UnixStream::from_std);
         if let Some(s) = sigterm.as_mut()
             && poll
                 .registry()
-                .register(s.source(), SIGNALS, Interest::READABLE)
+                .register(s, SIGNALS, Interest::READABLE)
                 .is_err()
         {
             sigterm = None;
@@ -189,7 +190,7 @@ impl<H: Handler> EventLoop<H> {
 
     fn on_signals(&mut self) {
         if let Some(s) = self.sigterm.as_mut()
-            && s.take()
+            && drain(s)
         {
             if !self.shutting_down {
                 rt_log!(
@@ -454,6 +455,16 @@ impl<H: Handler> EventLoop<H> {
             ))),
         }
     }
+}
+
+/// Empties the SIGTERM pipe; whether anything was in it.
+fn drain(pipe: &mut UnixStream) -> bool {
+    let mut got = false;
+    let mut buf = [0u8; 16];
+    while let Ok(1..) = pipe.read(&mut buf) {
+        got = true;
+    }
+    got
 }
 
 fn resolve(config: &Config) -> io::Result<SocketAddr> {

@@ -3,13 +3,13 @@
 
 mod event_loop;
 mod pool;
-mod sigterm;
 mod work;
 
 use std::borrow::Cow;
 use std::fmt::Display;
 
 pub use lamina_std::handler::{Diagnostic, Handler, Output, Reply, raw, typed};
+pub use lamina_std::lifecycle::Lifecycle;
 pub use lamina_std::runtime::Exit;
 pub use lamina_std::stream::{ResponseStream, streaming};
 pub use lamina_std::{Config, ConfigError, Context, InitType, core};
@@ -64,7 +64,7 @@ where
 /// The runtime, configured: from the environment or explicitly.
 pub struct Runtime {
     config: Result<Config, ConfigError>,
-    on_shutdown: Option<Box<dyn FnOnce()>>,
+    lifecycle: Lifecycle,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -80,7 +80,7 @@ impl Runtime {
     pub fn from_env() -> Runtime {
         Runtime {
             config: Config::from_env(),
-            on_shutdown: None,
+            lifecycle: Lifecycle::default(),
         }
     }
 
@@ -88,14 +88,43 @@ impl Runtime {
     pub fn with_config(config: Config) -> Runtime {
         Runtime {
             config: Ok(config),
-            on_shutdown: None,
+            lifecycle: Lifecycle::default(),
         }
     }
 
     /// Runs `hook` after SIGTERM, once in-flight invocations are answered, before exiting 0.
-    /// Keep it short: Lambda allows about 500 ms.
-    pub fn on_shutdown(mut self, hook: impl FnOnce() + 'static) -> Runtime {
-        self.on_shutdown = Some(Box::new(hook));
+    /// Keep it short: Lambda allows about 500 ms. (Lambda sends SIGTERM to a runtime only when
+    /// an extension is registered: see [`graceful_shutdown`](Runtime::graceful_shutdown).)
+    pub fn on_shutdown(mut self, hook: impl FnOnce() + Send + 'static) -> Runtime {
+        self.lifecycle.on_shutdown(hook);
+        self
+    }
+
+    /// Registers an internal extension at init so that Lambda sends SIGTERM at shutdown, and
+    /// sets the hook run then (see [`on_shutdown`](Runtime::on_shutdown)).
+    pub fn graceful_shutdown(mut self, hook: impl FnOnce() + Send + 'static) -> Runtime {
+        self.lifecycle.graceful_shutdown();
+        self.lifecycle.on_shutdown(hook);
+        self
+    }
+
+    /// Adds a hook run before a SnapStart snapshot (last registered runs first); its error is
+    /// reported on `/init/error`.
+    pub fn before_snapshot<E: Display + 'static>(
+        mut self,
+        hook: impl FnOnce() -> Result<(), E> + Send + 'static,
+    ) -> Runtime {
+        self.lifecycle.before_snapshot(hook);
+        self
+    }
+
+    /// Adds a hook run after a SnapStart restore (first registered runs first); its error is
+    /// reported on `/restore/error` and the process exits.
+    pub fn after_restore<E: Display + 'static>(
+        mut self,
+        hook: impl FnOnce() -> Result<(), E> + Send + 'static,
+    ) -> Runtime {
+        self.lifecycle.after_restore(hook);
         self
     }
 
@@ -138,13 +167,18 @@ impl Runtime {
             Ok(h) => h,
             Err(e) => return lamina_std::runtime::init_failed(&config, &e),
         };
+        let mut lifecycle = self.lifecycle;
+        let _extension = match lifecycle.init(&config) {
+            Ok(ext) => ext,
+            Err(exit) => return exit,
+        };
         lamina_std::panic::install(&config.endpoint);
         let exit = match event_loop::EventLoop::new(config, handler) {
             Ok(l) => l.run(),
             Err(e) => Exit::fail(format!("cannot start the event loop: {e}")),
         };
         if exit.code == 0
-            && let Some(hook) = self.on_shutdown
+            && let Some(hook) = lifecycle.take_shutdown_hook()
         {
             hook();
         }

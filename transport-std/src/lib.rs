@@ -3,10 +3,13 @@
 
 pub mod config;
 pub mod conn;
+pub mod exchange;
 pub mod handler;
+pub mod lifecycle;
 pub mod log;
 pub mod panic;
 pub mod runtime;
+pub mod sigterm;
 pub mod stream;
 pub mod trace;
 
@@ -96,6 +99,7 @@ where
 #[derive(Debug)]
 pub struct Runtime {
     config: Result<Config, ConfigError>,
+    lifecycle: lifecycle::Lifecycle,
 }
 
 impl Runtime {
@@ -103,17 +107,50 @@ impl Runtime {
     pub fn from_env() -> Runtime {
         Runtime {
             config: Config::from_env(),
+            lifecycle: lifecycle::Lifecycle::default(),
         }
     }
 
     /// Explicit settings (tests, custom environments).
     pub fn with_config(config: Config) -> Runtime {
-        Runtime { config: Ok(config) }
+        Runtime {
+            config: Ok(config),
+            lifecycle: lifecycle::Lifecycle::default(),
+        }
     }
 
     /// The settings, when they could be read.
     pub fn config(&self) -> Result<&Config, &ConfigError> {
         self.config.as_ref()
+    }
+
+    /// Adds a hook run before a SnapStart snapshot (last registered runs first); its error is
+    /// reported on `/init/error`.
+    pub fn before_snapshot<E: Display + 'static>(
+        mut self,
+        hook: impl FnOnce() -> Result<(), E> + Send + 'static,
+    ) -> Runtime {
+        self.lifecycle.before_snapshot(hook);
+        self
+    }
+
+    /// Adds a hook run after a SnapStart restore (first registered runs first); its error is
+    /// reported on `/restore/error` and the process exits.
+    pub fn after_restore<E: Display + 'static>(
+        mut self,
+        hook: impl FnOnce() -> Result<(), E> + Send + 'static,
+    ) -> Runtime {
+        self.lifecycle.after_restore(hook);
+        self
+    }
+
+    /// Registers an internal extension at init so that Lambda sends SIGTERM at shutdown; then
+    /// `hook` runs (keep it under ~500 ms) once the in-flight invocation is answered, and the
+    /// process exits 0.
+    pub fn graceful_shutdown(mut self, hook: impl FnOnce() + Send + 'static) -> Runtime {
+        self.lifecycle.graceful_shutdown();
+        self.lifecycle.on_shutdown(hook);
+        self
     }
 
     /// Serves `handler` until the Runtime API says to stop, then exits the process.
@@ -155,7 +192,12 @@ impl Runtime {
             Ok(h) => h,
             Err(e) => return runtime::init_failed(&config, &e),
         };
-        runtime::serve(&config, &handler)
+        let mut lifecycle = self.lifecycle;
+        let _extension = match lifecycle.init(&config) {
+            Ok(ext) => ext,
+            Err(exit) => return exit,
+        };
+        runtime::serve(&config, &handler, lifecycle.take_shutdown_hook())
     }
 }
 

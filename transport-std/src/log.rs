@@ -48,14 +48,20 @@ impl Level {
 
     /// Parses an `AWS_LAMBDA_LOG_LEVEL` value (case-insensitive; `FATAL` counts as `ERROR`).
     pub fn parse(s: &str) -> Option<Level> {
-        Some(match s.trim().to_ascii_uppercase().as_str() {
-            "TRACE" => Level::Trace,
-            "DEBUG" => Level::Debug,
-            "INFO" => Level::Info,
-            "WARN" | "WARNING" => Level::Warn,
-            "ERROR" | "FATAL" => Level::Error,
-            _ => return None,
-        })
+        const NAMES: [(&str, Level); 7] = [
+            ("TRACE", Level::Trace),
+            ("DEBUG", Level::Debug),
+            ("INFO", Level::Info),
+            ("WARN", Level::Warn),
+            ("WARNING", Level::Warn),
+            ("ERROR", Level::Error),
+            ("FATAL", Level::Error),
+        ];
+        let s = s.trim();
+        NAMES
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(s))
+            .map(|&(_, level)| level)
     }
 }
 
@@ -72,10 +78,13 @@ pub enum Format {
 impl Format {
     /// Parses an `AWS_LAMBDA_LOG_FORMAT` value (`Text` or `JSON`, case-insensitive).
     pub fn parse(s: &str) -> Option<Format> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "text" => Some(Format::Text),
-            "json" => Some(Format::Json),
-            _ => None,
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("text") {
+            Some(Format::Text)
+        } else if s.eq_ignore_ascii_case("json") {
+            Some(Format::Json)
+        } else {
+            None
         }
     }
 }

@@ -27,8 +27,6 @@ pub fn message(payload: &(dyn Any + Send)) -> &str {
 #[cfg(panic = "abort")]
 mod abort {
     use std::cell::RefCell;
-    use std::io::{Read, Write};
-    use std::net::{TcpStream, ToSocketAddrs};
     use std::sync::OnceLock;
     use std::time::Duration;
 
@@ -100,23 +98,9 @@ mod abort {
                 Err(_) => return,
             }
         };
-        let Some(addr) = (ep.host(), ep.port())
-            .to_socket_addrs()
-            .ok()
-            .and_then(|mut a| a.next())
-        else {
-            return;
-        };
-        let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
-            return;
-        };
-        let _ = stream.set_nodelay(true);
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-        if stream.write_all(&buf[..n]).is_ok() {
-            // Wait for the answer so the report is in before the process dies.
-            let mut answer = [0u8; 256];
-            let _ = stream.read(&mut answer);
-        }
+        // Wait for the answer (bounded) so the report is in before the process dies.
+        let mut answer = [0u8; 2048];
+        let _ = crate::exchange::exchange(ep, &buf[..n], &mut answer, Some(Duration::from_secs(2)));
         crate::rt_log!(
             Error,
             "invocation {id}: handler panicked ({message}); reported as {}; exiting (panic = \"abort\")",

@@ -1,7 +1,9 @@
 //! The blocking loop: poll, invoke, answer, on one keep-alive connection.
 
 use std::fmt::{Display, Write as _};
+use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Condvar, Mutex};
 
 use lamina_core::request::EncodeError;
 use lamina_core::{Context, Event, Machine, MachineError, Recovery, error_type};
@@ -9,6 +11,7 @@ use lamina_core::{Context, Event, Machine, MachineError, Recovery, error_type};
 use crate::config::{Config, ConfigError};
 use crate::conn::{Conn, GaveUp, Received};
 use crate::handler::{Handler, Output, Reply};
+use crate::lifecycle::report_init_error;
 use crate::stream::{Streamed, invoke_streaming};
 use crate::{panic, rt_log, trace};
 
@@ -208,31 +211,6 @@ fn answer(
     }
 }
 
-/// Reports an initialisation failure on `/init/error`; always ends in an `Exit`.
-pub fn report_init_error(config: &Config, error_type: &str, message: &str) -> Exit {
-    let mut machine = Machine::new(config.endpoint.clone(), config.core_config());
-    let mut conn = Conn::new(config.endpoint.clone(), config.reconnect_timeout);
-    let mut head = vec![0u8; 4096];
-    let mut buf = vec![0u8; lamina_core::Limits::ANSWER.buffer_size()];
-    rt_log!(Error, "init failed: {error_type}: {message}");
-    loop {
-        let n = match encode(&mut head, |h| machine.init_error(h, error_type, message)) {
-            Ok(n) => n,
-            Err(exit) => return exit,
-        };
-        let received = match conn.send(&[&head[..n]]) {
-            Ok(true) => conn.receive(&mut machine, &mut buf),
-            Ok(false) => Ok(Received::Lost(machine.connection_lost())),
-            Err(e) => Err(e),
-        };
-        match received {
-            Ok(Received::Lost(Recovery::Resend)) => continue,
-            Ok(_) => return Exit::fail(format!("init failed: {error_type}: {message}")),
-            Err(e) => return Exit::fail(format!("init failed: {message}; and {e}")),
-        }
-    }
-}
-
 /// Reports a configuration error: on stderr when the Runtime API itself is unknown, otherwise
 /// on `/init/error` (naming the variable).
 pub fn report_config_error(err: &ConfigError) -> Exit {
@@ -256,8 +234,62 @@ pub fn init_failed<E: Display + 'static>(config: &Config, err: &E) -> Exit {
     report_init_error(config, &out.error_type, &out.message)
 }
 
-/// Serves invocations until the Runtime API says to stop or cannot be reached.
-pub fn serve<H: Handler>(config: &Config, handler: &H) -> Exit {
+/// Whether an invocation is in hand, and whether SIGTERM asked to stop: the SIGTERM watcher
+/// waits for the first to clear before it runs the shutdown hook and exits.
+static SHUTDOWN: Mutex<(bool, bool)> = Mutex::new((false, false));
+static IDLE: Condvar = Condvar::new();
+
+fn busy(in_flight: bool) {
+    let mut state = SHUTDOWN.lock().unwrap_or_else(|p| p.into_inner());
+    state.0 = in_flight;
+    if !in_flight {
+        IDLE.notify_all();
+    }
+}
+
+/// Watches for SIGTERM on a thread of its own: lets the in-flight invocation finish, runs the
+/// shutdown hook, exits 0.
+fn watch_sigterm(hook: Option<Box<dyn FnOnce() + Send>>) {
+    let Ok(mut pipe) = crate::sigterm::install() else {
+        rt_log!(
+            Warn,
+            "SIGTERM handling unavailable: the process will stop at once on SIGTERM"
+        );
+        return;
+    };
+    let _ = pipe.set_nonblocking(false);
+    let spawned = std::thread::Builder::new().spawn(move || {
+        let mut byte = [0u8; 1];
+        while !matches!(pipe.read(&mut byte), Ok(1)) {}
+        rt_log!(
+            Info,
+            "SIGTERM: finishing the in-flight invocation, then exiting"
+        );
+        let mut state = SHUTDOWN.lock().unwrap_or_else(|p| p.into_inner());
+        state.1 = true;
+        while state.0 {
+            state = IDLE.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+        // The lock stays held: no new invocation starts while the hook runs and the process exits.
+        if let Some(hook) = hook {
+            hook();
+        }
+        rt_log!(Info, "shut down after SIGTERM");
+        std::process::exit(0);
+    });
+    if spawned.is_err() {
+        rt_log!(Warn, "SIGTERM handling unavailable: no thread for it");
+    }
+}
+
+/// Serves invocations until the Runtime API says to stop or cannot be reached. SIGTERM lets
+/// the in-flight invocation finish, runs `shutdown` and exits 0.
+pub fn serve<H: Handler>(
+    config: &Config,
+    handler: &H,
+    shutdown: Option<Box<dyn FnOnce() + Send>>,
+) -> Exit {
+    watch_sigterm(shutdown);
     if config.max_concurrency > 1 {
         rt_log!(
             Warn,
@@ -292,6 +324,12 @@ pub fn serve<H: Handler>(config: &Config, handler: &H) -> Exit {
             Ok(Received::Lost(_)) => continue,
             Err(e) => return e.into(),
         };
+        if matches!(
+            event,
+            Event::Invocation { .. } | Event::InvalidInvocation { .. }
+        ) {
+            busy(true);
+        }
         let ctx = machine.context();
         let reply = match event {
             Event::Invocation { body, warnings } => {
@@ -325,6 +363,7 @@ pub fn serve<H: Handler>(config: &Config, handler: &H) -> Exit {
                                 return exit;
                             }
                             if answer != Event::PayloadTooLarge {
+                                busy(false);
                                 continue;
                             }
                             Answer::Error {
@@ -362,14 +401,16 @@ pub fn serve<H: Handler>(config: &Config, handler: &H) -> Exit {
             }
             _ => return Exit::fail(INTERNAL),
         };
-        if let Err(exit) = answer(
+        let answered = answer(
             &mut conn,
             &mut machine,
             &mut head,
             &mut answer_buf,
             reply,
             content_type,
-        ) {
+        );
+        busy(false);
+        if let Err(exit) = answered {
             return exit;
         }
     }

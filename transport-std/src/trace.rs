@@ -22,6 +22,7 @@ const SIZE: usize = NAME.len() + MAX_TRACE_ID + 1;
 
 unsafe extern "C" {
     fn putenv(string: *mut c_char) -> i32;
+    fn unsetenv(name: *const c_char) -> i32;
 }
 
 /// The buffer handed to `putenv`. Leaked on purpose: the environment keeps pointing at it for
@@ -38,9 +39,10 @@ pub fn set(value: Option<&str>) -> bool {
     };
     let Some(value) = value else {
         if guard.is_some() {
-            // SAFETY: the runtime sets the variable only from the thread that runs handlers,
-            // while one invocation runs at a time (see the module docs).
-            unsafe { std::env::remove_var("_X_AMZN_TRACE_ID") };
+            // SAFETY: a NUL-terminated name; the runtime sets the variable only from the thread
+            // that runs handlers, while one invocation runs at a time (see the module docs).
+            // (libc's unsetenv rather than std's remove_var, whose failure path formats a panic.)
+            unsafe { unsetenv(c"_X_AMZN_TRACE_ID".as_ptr()) };
         }
         return true;
     };
