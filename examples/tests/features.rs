@@ -308,7 +308,45 @@ fn graceful_shutdown_runs_the_hook(bins: &Bins) {
     );
 }
 
+fn xray_error_cause(bins: &Bins) {
+    let server = Server::start().unwrap();
+    let _proc = spawn(&server, bins.fail);
+    let long = "x".repeat(5000);
+    let id = server.invoke(Invocation::new(
+        format!("{{\"error\":\"bad \\\"thing\\\"\\n{long}\"}}").into_bytes(),
+    ));
+    let o = server.wait_outcome(&id, WAIT).expect("an answer");
+    assert_eq!(o.kind, OutcomeKind::Error);
+    assert_eq!(
+        o.error_type(),
+        Some("FailRequested"),
+        "errorType is the error's type name"
+    );
+    let cause = o
+        .request
+        .header("Lambda-Runtime-Function-XRay-Error-Cause")
+        .expect("the X-Ray cause header");
+    assert!(cause.len() <= 1200, "bounded: {} bytes", cause.len());
+    let v: serde_json::Value = serde_json::from_str(cause).expect("JSON");
+    assert_eq!(v["exceptions"][0]["type"], "FailRequested");
+    let msg = v["exceptions"][0]["message"].as_str().unwrap();
+    assert!(
+        msg.starts_with("bad \"thing\"\nxxx") && msg.ends_with("..."),
+        "{msg}"
+    );
+    assert!(v["paths"].is_array() && v["working_directory"].is_string());
+    // The body keeps the whole message.
+    assert_eq!(
+        json(&o.request.body)["errorMessage"],
+        format!("bad \"thing\"\n{long}")
+    );
+}
+
 mod on_std {
+    #[test]
+    fn xray_error_cause() {
+        super::xray_error_cause(&super::STD)
+    }
     #[test]
     fn snap_start_restore_flow() {
         super::snap_start_restore_flow(&super::STD)
@@ -344,6 +382,10 @@ mod on_std {
 }
 
 mod on_mio {
+    #[test]
+    fn xray_error_cause() {
+        super::xray_error_cause(&super::MIO)
+    }
     #[test]
     fn snap_start_restore_flow() {
         super::snap_start_restore_flow(&super::MIO)
