@@ -193,7 +193,7 @@ fn exit(exit: Exit) -> ! {
         } else {
             lamina_std::log::Level::Error
         };
-        lamina_std::log::log(level, format_args!("{}", exit.message));
+        lamina_std::log::log(level, format_args!("lamina: {}", exit.message));
     }
     std::process::exit(exit.code)
 }

@@ -208,7 +208,7 @@ fn exit(exit: Exit) -> ! {
         } else {
             log::Level::Error
         };
-        log::log(level, format_args!("{}", exit.message));
+        log::log(level, format_args!("lamina: {}", exit.message));
     }
     std::process::exit(exit.code)
 }
