@@ -333,6 +333,9 @@ impl Machine {
             out,
         )?;
         self.state = State::Streaming;
+        // A stream replaces the answer a `Recovery::Resend` was about: its kept bytes are not
+        // to be sent any more (not mid-stream, nor after the stream is lost).
+        self.resend_pending = false;
         Ok(n)
     }
 
@@ -993,6 +996,25 @@ mod tests {
             m.init_error(&mut out, "E", "m"),
             Err(MachineError::WrongState)
         );
+    }
+
+    /// Found by the `state_machine` fuzz target: after `Recovery::Resend`, starting a stream
+    /// instead of resending left the resend pending, so `resend` was accepted mid-stream, or
+    /// after that stream was lost (in `Idle`), moving to `AwaitingAnswer` with no answer sent.
+    #[test]
+    fn resend_is_refused_once_a_stream_began() {
+        let mut out = [0u8; 2048];
+        let mut m = machine();
+        m.poll_next(&mut out).unwrap();
+        let _ = feed(&mut m, NEXT);
+        m.respond(&mut out, "application/json", 1).unwrap();
+        assert_eq!(m.connection_lost(), Recovery::Resend);
+        m.stream_start(&mut out, "text/plain").unwrap();
+        assert_eq!(m.resend(), Err(MachineError::WrongState));
+        assert_eq!(m.state(), State::Streaming);
+        assert_eq!(m.connection_lost(), Recovery::Lost);
+        assert_eq!(m.resend(), Err(MachineError::WrongState));
+        assert_eq!(m.state(), State::Idle);
     }
 
     #[test]
