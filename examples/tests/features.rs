@@ -289,7 +289,9 @@ fn graceful_shutdown_runs_the_hook(bins: &Bins) {
         .iter()
         .position(|r| r.path.ends_with("/invocation/next"))
         .expect("init completed: /next");
-    assert!(register < pending && pending < next);
+    // Register completes before either; the pending event/next and the first /next arrive on two
+    // connections, so the server may record them in either order.
+    assert!(register < pending && register < next);
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &proc.id().to_string()])
         .status()

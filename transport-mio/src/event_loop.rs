@@ -332,6 +332,10 @@ impl<H: Handler> EventLoop<H> {
                     Ok(true) => {
                         slot.filled = 0;
                         slot.phase = Phase::Receiving;
+                        // The answer cannot be there yet: wait for the readable edge (its
+                        // arrival raises one) instead of a read that would only say WouldBlock.
+                        // Two syscalls fewer per invocation.
+                        return Ok(());
                     }
                     Ok(false) => return Ok(()),
                     Err(e) => self.lost(i, e)?,
