@@ -209,6 +209,13 @@ impl Conn {
 /// Opens a connection with `TCP_NODELAY` (head and body go out in one write, but a keep-alive
 /// connection must never wait on Nagle and delayed ACK).
 pub fn open(endpoint: &Endpoint) -> io::Result<TcpStream> {
+    // Lambda gives an IP literal: connect without name resolution (and without its
+    // allocations; streamed responses open a connection per invocation).
+    if let Ok(ip) = endpoint.host().parse::<std::net::IpAddr>() {
+        let s = TcpStream::connect((ip, endpoint.port()))?;
+        s.set_nodelay(true)?;
+        return Ok(s);
+    }
     let mut last = io::Error::new(io::ErrorKind::NotFound, "host did not resolve");
     for addr in (endpoint.host(), endpoint.port()).to_socket_addrs()? {
         match TcpStream::connect(addr) {
