@@ -194,18 +194,17 @@ fn route(method: &str, path: &str, prefixed: bool) -> Route {
         ("GET", "/2020-01-01/extension/event/next") => return Route::ExtNext,
         _ => {}
     }
-    if method == "POST" {
-        if let Some(rest) = path.strip_prefix("/2018-06-01/runtime/invocation/") {
-            if let Some((id, tail)) = rest.split_once('/') {
-                let kind = match tail {
-                    "response" => Some(OutcomeKind::Response),
-                    "error" => Some(OutcomeKind::Error),
-                    _ => None,
-                };
-                if let Some(kind) = kind {
-                    return Route::Answer(id.to_string(), kind);
-                }
-            }
+    if method == "POST"
+        && let Some(rest) = path.strip_prefix("/2018-06-01/runtime/invocation/")
+        && let Some((id, tail)) = rest.split_once('/')
+    {
+        let kind = match tail {
+            "response" => Some(OutcomeKind::Response),
+            "error" => Some(OutcomeKind::Error),
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            return Route::Answer(id.to_string(), kind);
         }
     }
     Route::NotFound

@@ -500,15 +500,15 @@ impl Shared {
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
             st.waiters[cv as usize] -= 1;
-            if let Some(s) = watch {
-                if last_check.elapsed() >= TICK {
-                    drop(st);
-                    if conn::peer_closed(s) {
-                        return Waited::PeerClosed;
-                    }
-                    last_check = Instant::now();
-                    st = self.lock();
+            if let Some(s) = watch
+                && last_check.elapsed() >= TICK
+            {
+                drop(st);
+                if conn::peer_closed(s) {
+                    return Waited::PeerClosed;
                 }
+                last_check = Instant::now();
+                st = self.lock();
             }
         }
     }
@@ -728,10 +728,10 @@ impl Drop for Server {
         for (_, s) in self.shared.streams().drain() {
             let _ = s.shutdown(std::net::Shutdown::Both);
         }
-        if let Some(h) = self.acceptor.take() {
-            if woke {
-                let _ = h.join();
-            }
+        if let Some(h) = self.acceptor.take()
+            && woke
+        {
+            let _ = h.join();
         }
     }
 }
