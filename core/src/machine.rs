@@ -269,7 +269,7 @@ impl Machine {
         self.must_fail
     }
 
-    fn expect(&self, state: State) -> Result<(), MachineError> {
+    fn require(&self, state: State) -> Result<(), MachineError> {
         if self.state == state {
             Ok(())
         } else {
@@ -277,8 +277,8 @@ impl Machine {
         }
     }
 
-    fn expect_answerable(&self) -> Result<(), MachineError> {
-        self.expect(State::Invoking)?;
+    fn require_answerable(&self) -> Result<(), MachineError> {
+        self.require(State::Invoking)?;
         if self.must_fail {
             return Err(MachineError::WrongState);
         }
@@ -287,7 +287,7 @@ impl Machine {
 
     /// Encodes `GET /next`. [`State::Idle`] → [`State::AwaitingNext`].
     pub fn poll_next(&mut self, out: &mut [u8]) -> Result<usize, MachineError> {
-        self.expect(State::Idle)?;
+        self.require(State::Idle)?;
         let n = request::next(&self.endpoint, out)?;
         self.decoder.set_limits(self.config.next);
         self.state = State::AwaitingNext;
@@ -305,7 +305,7 @@ impl Machine {
         content_type: &str,
         body_len: u64,
     ) -> Result<usize, MachineError> {
-        self.expect_answerable()?;
+        self.require_answerable()?;
         let n = request::response_head(
             &self.endpoint,
             &self.ctx.request_id,
@@ -324,7 +324,7 @@ impl Machine {
         out: &mut [u8],
         content_type: &str,
     ) -> Result<usize, MachineError> {
-        self.expect_answerable()?;
+        self.require_answerable()?;
         let n = request::stream_head(
             &self.endpoint,
             &self.ctx.request_id,
@@ -342,13 +342,13 @@ impl Machine {
     /// Encodes the size line of a chunk of `len` bytes (nothing for 0); the caller sends the
     /// data and [`request::CHUNK_END`] after it.
     pub fn stream_chunk(&self, len: usize, out: &mut [u8]) -> Result<usize, MachineError> {
-        self.expect(State::Streaming)?;
+        self.require(State::Streaming)?;
         Ok(request::chunk_head(len, out)?)
     }
 
     /// Ends a stream that went well. [`State::Streaming`] → [`State::AwaitingAnswer`].
     pub fn stream_end(&mut self, out: &mut [u8]) -> Result<usize, MachineError> {
-        self.expect(State::Streaming)?;
+        self.require(State::Streaming)?;
         let n = request::stream_end(out)?;
         self.sent(Sent::Stream);
         Ok(n)
@@ -362,7 +362,7 @@ impl Machine {
         error_type: &str,
         message: &str,
     ) -> Result<usize, MachineError> {
-        self.expect(State::Streaming)?;
+        self.require(State::Streaming)?;
         let n = request::stream_error_end(sendable(error_type), message, out)?;
         self.sent(Sent::Stream);
         Ok(n)
@@ -377,7 +377,7 @@ impl Machine {
         error_type: &str,
         message: &str,
     ) -> Result<usize, MachineError> {
-        self.expect(State::Invoking)?;
+        self.require(State::Invoking)?;
         let target = ErrorTarget::Invocation {
             request_id: &self.ctx.request_id,
             invocation_id: self.ctx.invocation_id.as_ref(),
@@ -395,7 +395,7 @@ impl Machine {
         error_type: &str,
         message: &str,
     ) -> Result<usize, MachineError> {
-        self.expect(State::Idle)?;
+        self.require(State::Idle)?;
         if self.polled {
             return Err(MachineError::WrongState);
         }
