@@ -130,7 +130,7 @@ impl Runtime {
 
     /// Serves `handler` until the Runtime API says to stop, then exits the process.
     pub fn run<H: Handler>(self, handler: H) -> ! {
-        exit(self.serve(handler))
+        lamina_std::runtime::exit_process(self.serve(handler))
     }
 
     /// Builds the handler with `init` (its error goes to `/init/error`), then serves it; exits
@@ -141,7 +141,7 @@ impl Runtime {
         E: Display + 'static,
         I: FnOnce(&Config) -> Result<H, E>,
     {
-        exit(self.serve_with_init(init))
+        lamina_std::runtime::exit_process(self.serve_with_init(init))
     }
 
     /// Like [`run`](Runtime::run), but returns how it ended.
@@ -184,16 +184,4 @@ impl Runtime {
         }
         exit
     }
-}
-
-fn exit(exit: Exit) -> ! {
-    if !exit.message.is_empty() {
-        let level = if exit.code == 0 {
-            lamina_std::log::Level::Info
-        } else {
-            lamina_std::log::Level::Error
-        };
-        lamina_std::log::log(level, format_args!("lamina: {}", exit.message));
-    }
-    std::process::exit(exit.code)
 }

@@ -155,7 +155,7 @@ impl Runtime {
 
     /// Serves `handler` until the Runtime API says to stop, then exits the process.
     pub fn run<H: Handler>(self, handler: H) -> ! {
-        exit(self.serve(handler))
+        runtime::exit_process(self.serve(handler))
     }
 
     /// Builds the handler with `init` (its error goes to `/init/error`), then serves it; exits
@@ -166,7 +166,7 @@ impl Runtime {
         E: Display + 'static,
         I: FnOnce(&Config) -> Result<H, E>,
     {
-        exit(self.serve_with_init(init))
+        runtime::exit_process(self.serve_with_init(init))
     }
 
     /// Like [`run`](Runtime::run), but returns how it ended instead of exiting.
@@ -199,16 +199,4 @@ impl Runtime {
         };
         runtime::serve(&config, &handler, lifecycle.take_shutdown_hook())
     }
-}
-
-fn exit(exit: Exit) -> ! {
-    if !exit.message.is_empty() {
-        let level = if exit.code == 0 {
-            log::Level::Info
-        } else {
-            log::Level::Error
-        };
-        log::log(level, format_args!("lamina: {}", exit.message));
-    }
-    std::process::exit(exit.code)
 }

@@ -34,6 +34,19 @@ impl Exit {
     }
 }
 
+/// Logs the exit line (when there is one) and ends the process with the exit's code.
+pub fn exit_process(exit: Exit) -> ! {
+    if !exit.message.is_empty() {
+        let level = if exit.code == 0 {
+            crate::log::Level::Info
+        } else {
+            crate::log::Level::Error
+        };
+        crate::log::log(level, format_args!("lamina: {}", exit.message));
+    }
+    std::process::exit(exit.code)
+}
+
 impl From<GaveUp> for Exit {
     fn from(e: GaveUp) -> Exit {
         Exit::fail(e.to_string())
