@@ -115,15 +115,13 @@ pub fn fmt_val(unit: Unit, v: f64) -> String {
 
 /// 1234567 -> "1,234,567".
 pub fn group(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    let digits = n.to_string().into_bytes();
+    let groups: Vec<&str> = digits
+        .rchunks(3)
+        .rev()
+        .map(|c| std::str::from_utf8(c).unwrap_or(""))
+        .collect();
+    groups.join(",")
 }
 
 fn cell_text(unit: Unit, c: &Cell) -> String {
@@ -200,10 +198,11 @@ pub fn bars(
     let mut out = Vec::new();
     let mut push = |key: &str, bar: &str, fig: [Option<String>; 2], ok: [Option<bool>; 2]| {
         let verdicts = [Verdict::of(ok[0]), Verdict::of(ok[1])];
+        // A miss gets what would close it; a bar met gets its caveat, if any ("KEY:met").
         let note = if verdicts.contains(&Verdict::NotMet) {
             misses(key)
         } else {
-            String::new()
+            misses(&format!("{key}:met"))
         };
         out.push(Bar {
             bar: bar.into(),
@@ -309,7 +308,7 @@ pub fn bars(
             f.map(|x| {
                 x.map(|x| match cold_floor {
                     Some(fl) => {
-                        format!("{x:.2} ms (bare-loop floor {fl:.2} ms + {:.2} ms)", x - fl)
+                        format!("{x:.2} ms (bare-loop floor {fl:.2} ms, {:+.2} ms)", x - fl)
                     }
                     None => format!("{x:.2} ms"),
                 })

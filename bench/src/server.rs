@@ -16,12 +16,13 @@
 //!   chunked), compared with the batch's expected body when one is set, and answered `202`;
 //! - `POST .../runtime/init/error` is counted and answered `202`.
 //!
-//! Every wait is bounded: waiting `/next` requests wake every 50 ms to notice the stop flag, and
-//! dropping the [`Server`] stops everything.
+//! Every wait is bounded: waiting `/next` requests and blocked reads wake every 50 ms to notice
+//! the stop flag, and dropping the [`Server`] stops everything. A connection's socket is closed
+//! as soon as its peer closes it (the official runtime opens thousands: see RESULTS.md).
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
@@ -99,7 +100,6 @@ struct Shared {
     stop: AtomicBool,
     /// When each invocation's `/next` answer had been written (ns since `base`), by sequence.
     sent_at: Vec<AtomicU64>,
-    streams: Mutex<Vec<TcpStream>>,
 }
 
 impl Shared {
@@ -164,7 +164,6 @@ impl Server {
             answer_cv: Condvar::new(),
             stop: AtomicBool::new(false),
             sent_at: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
-            streams: Mutex::new(Vec::new()),
         });
         let sh = Arc::clone(&shared);
         let acceptor = thread::Builder::new()
@@ -298,16 +297,9 @@ impl Drop for Server {
         drop(self.shared.lock());
         self.shared.queue_cv.notify_all();
         self.shared.answer_cv.notify_all();
+        // Connection threads notice the stop flag within a tick (their reads time out every
+        // 50 ms); the acceptor needs a connection to wake from accept().
         let woke = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1)).is_ok();
-        for s in self
-            .shared
-            .streams
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
-        {
-            let _ = s.shutdown(Shutdown::Both);
-        }
         if let Some(h) = self.acceptor.take()
             && woke
         {
@@ -352,15 +344,12 @@ fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
         if shared.stopped() {
             break;
         }
-        let Ok(stream) = stream else { continue };
+        let Ok(stream) = stream else {
+            // E.g. EMFILE: do not spin.
+            thread::sleep(Duration::from_millis(5));
+            continue;
+        };
         let _ = stream.set_nodelay(true);
-        if let Ok(clone) = stream.try_clone() {
-            shared
-                .streams
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(clone);
-        }
         shared.lock().connections += 1;
         let sh = Arc::clone(&shared);
         let _ = thread::Builder::new()
