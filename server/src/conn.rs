@@ -6,9 +6,14 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::http::{self, Framing, Head, HttpError};
+use std::cell::Cell;
+
+use crate::http::{self, Body, Framing, Head, HttpError};
 use crate::util;
-use crate::{Answer, Cv, Fault, OutcomeKind, OutcomeRec, Queued, Recorded, Shared, Waited};
+use crate::{
+    Answer, Cv, Disconnect, Fault, OutcomeKind, OutcomeRec, PIPELINED, Queued, Recorded, Shared,
+    State, Unsolicited, UnsolicitedKind, Waited, Watch,
+};
 
 /// Socket read timeout: blocked reads wake this often to notice that the server stopped.
 const READ_TICK: Duration = Duration::from_millis(250);
@@ -25,13 +30,19 @@ pub(crate) fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
                 let id = {
                     let mut st = shared.lock();
                     st.connections += 1;
+                    st.live_conns += 1;
                     st.connections
                 };
                 let sh = Arc::clone(&shared);
                 // If the thread cannot be spawned the stream is dropped: the connection closes.
-                let _ = thread::Builder::new()
+                let spawned = thread::Builder::new()
                     .name(format!("lamina-server-conn-{id}"))
                     .spawn(move || serve(sh, s, id));
+                if spawned.is_err() {
+                    let mut st = shared.lock();
+                    st.live_conns -= 1;
+                    shared.release_and_wake(st, &[Cv::Events]);
+                }
             }
             // E.g. out of file descriptors: pace the retries.
             Err(_) => thread::sleep(Duration::from_millis(10)),
@@ -39,21 +50,38 @@ pub(crate) fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     }
 }
 
-/// Whether the peer has closed (or reset) the connection. Buffered unread bytes do not count.
-pub(crate) fn peer_closed(s: &TcpStream) -> bool {
+/// What a look at a connection's receive side found.
+#[derive(Debug)]
+pub(crate) enum Peer {
+    /// Nothing to read, still open.
+    Open,
+    /// Closed or reset by the peer.
+    Closed,
+    /// Unread bytes (the first 200 of them). A close behind them cannot be seen.
+    Data(Vec<u8>),
+}
+
+/// Looks, without consuming anything, at whether the peer closed (or reset) the connection or
+/// sent bytes.
+pub(crate) fn peek_peer(s: &TcpStream) -> Peer {
     if s.set_nonblocking(true).is_err() {
-        return false;
+        return Peer::Open;
     }
-    let mut b = [0u8; 1];
+    let mut b = [0u8; 200];
     let r = s.peek(&mut b);
     let _ = s.set_nonblocking(false);
     match r {
-        Ok(0) => true,
-        Ok(_) => false,
-        Err(e) => !matches!(
-            e.kind(),
-            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-        ),
+        Ok(0) => Peer::Closed,
+        Ok(n) => Peer::Data(b[..n].to_vec()),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            ) =>
+        {
+            Peer::Open
+        }
+        Err(_) => Peer::Closed,
     }
 }
 
@@ -258,7 +286,20 @@ fn simple(
     http::encode(status, &headers, body)
 }
 
+/// Decrements the live connection count (and wakes a dropping server) when a connection thread
+/// ends, however it ends.
+struct LiveGuard(Arc<Shared>);
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        let mut st = self.0.lock();
+        st.live_conns = st.live_conns.saturating_sub(1);
+        self.0.release_and_wake(st, &[Cv::Events]);
+    }
+}
+
 fn serve(shared: Arc<Shared>, stream: TcpStream, id: u64) {
+    let _live = LiveGuard(Arc::clone(&shared));
     let _ = stream.set_nodelay(true);
     let _ = stream.set_read_timeout(Some(READ_TICK));
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
@@ -279,21 +320,41 @@ fn serve(shared: Arc<Shared>, stream: TcpStream, id: u64) {
         stream,
         shared: Arc::clone(&shared),
         id,
+        owed: false,
+        flagged: Cell::new(false),
+        last_request: None,
+        requests: 0,
+        peer_gone: false,
     };
     let flow = if shared.is_stopped() {
         Flow::Close
     } else {
+        conn.greet();
         conn.run()
     };
     // Every clone of the socket must be gone for the close to happen.
     drop(shared.streams().remove(&id));
+    let gone = Disconnect {
+        conn: id,
+        at: Instant::now(),
+        by_peer: conn.peer_gone,
+        outstanding: conn.owed,
+        last_request: conn.last_request.take(),
+        requests: conn.requests,
+    };
     if flow == Flow::Reset && set_linger_zero(&conn.stream) {
         drop(conn);
-        return;
+    } else {
+        let _ = conn.stream.flush();
+        let _ = conn.stream.shutdown(Shutdown::Write);
+        drop(conn);
     }
-    let _ = conn.stream.flush();
-    let _ = conn.stream.shutdown(Shutdown::Write);
-    drop(conn);
+    let mut st = shared.lock();
+    st.disconnects.push(Disconnect {
+        at: Instant::now(),
+        ..gone
+    });
+    shared.release_and_wake(st, &[Cv::Events]);
 }
 
 #[derive(Debug)]
@@ -302,25 +363,148 @@ struct Conn {
     stream: TcpStream,
     shared: Arc<Shared>,
     id: u64,
+    /// A request has been received (its head at least) and not answered.
+    owed: bool,
+    /// The request owed an answer was already reported as pipelined.
+    flagged: Cell<bool>,
+    /// `METHOD target` of the last request head read.
+    last_request: Option<String>,
+    /// Request heads read.
+    requests: usize,
+    /// The peer closed or reset the connection (as opposed to the server closing it).
+    peer_gone: bool,
+}
+
+/// How a `/response` or `/error` is handled, decided when its head has been read.
+#[derive(Debug)]
+enum Plan {
+    /// Answer with `status` (after `interim` 1xx responses, followed by `trailing` bytes), either
+    /// right after the head (`early`) or after the body.
+    Reply {
+        status: u16,
+        early: bool,
+        interim: usize,
+        trailing: Option<Vec<u8>>,
+    },
+    /// Record, never answer.
+    Never,
+    /// Record, close without an answer.
+    Close,
+    /// Read up to this many body chunks, record, reset.
+    Reset(usize),
+}
+
+impl Plan {
+    fn reply(status: u16) -> Plan {
+        Plan::Reply {
+            status,
+            early: false,
+            interim: 0,
+            trailing: None,
+        }
+    }
+}
+
+/// What a `/next` poll got.
+#[derive(Debug)]
+enum Polled {
+    Garbage(Vec<u8>),
+    Invocation(Queued),
+}
+
+/// Registers an answer at the `hold_answers_until_in_flight` barrier when it is closed. `answered`:
+/// its outcome is (being) recorded, so `in_flight` no longer counts its invocation.
+fn register_hold(st: &mut State, shared: &Shared, answered: bool) -> bool {
+    if shared.cfg.hold_answers_until_in_flight.is_none() || st.barrier_open {
+        return false;
+    }
+    st.held += 1;
+    if answered {
+        st.held_answered += 1;
+    }
+    true
 }
 
 impl Conn {
+    /// Writes `bytes`; a failed write means the peer is gone (unless the server stopped).
     fn send(&mut self, bytes: &[u8]) -> bool {
-        self.stream.write_all(bytes).is_ok()
+        let ok = self.stream.write_all(bytes).is_ok();
+        if !ok {
+            self.note_io();
+        }
+        ok
     }
 
-    /// Sends `bytes`, then keeps the connection unless `close` or the write failed.
+    /// Notes that the connection ended or failed: the peer's doing unless the server stopped (and
+    /// shut the socket down).
+    fn note_io(&mut self) {
+        if !self.shared.is_stopped() {
+            self.peer_gone = true;
+        }
+    }
+
+    /// Sends a complete answer to the request owed one; true if it went out.
+    fn answered(&mut self, bytes: &[u8]) -> bool {
+        let ok = self.send(bytes);
+        if ok {
+            self.owed = false;
+        }
+        ok
+    }
+
+    /// Sends the answer, then keeps the connection unless `close` or the write failed.
     fn reply(&mut self, bytes: &[u8], close: bool) -> Flow {
-        if self.send(bytes) && !close {
+        if self.answered(bytes) && !close {
             Flow::KeepAlive
         } else {
             Flow::Close
         }
     }
 
+    fn watch(&self) -> Watch<'_> {
+        Watch {
+            stream: &self.stream,
+            conn: self.id,
+            flagged: &self.flagged,
+        }
+    }
+
+    /// The last request's method and target, for reports.
+    fn request_line(&self) -> Vec<u8> {
+        let mut b = self.last_request.clone().unwrap_or_default().into_bytes();
+        b.extend_from_slice(b"\r\n");
+        b
+    }
+
+    /// Records a violation unless one was recorded for the request owed an answer.
+    fn pipelined(&self, bytes: &[u8]) {
+        if !self.flagged.replace(true) {
+            self.shared.violation(self.id, PIPELINED, bytes);
+        }
+    }
+
+    /// Records a request the server refuses as a violation (`part`: "head" or "body").
+    fn refused(&self, e: &HttpError, part: &str, bytes: &[u8]) {
+        let what = match e {
+            HttpError::Io => return,
+            HttpError::Bad(why) if part == "head" => format!("not an HTTP request: {why}"),
+            HttpError::Bad(why) => format!("malformed request {part}: {why}"),
+            HttpError::HeadTooLarge if part == "head" => "request head over the limit".into(),
+            HttpError::HeadTooLarge => "trailers over the limit".into(),
+            HttpError::BodyTooLarge => "request body over the limit".into(),
+        };
+        let mut b = bytes[..bytes.len().min(200)].to_vec();
+        let buffered = self.reader.buffer();
+        b.extend_from_slice(&buffered[..buffered.len().min(200 - b.len())]);
+        self.shared.violation(self.id, what, &b);
+    }
+
     fn reject(&mut self, e: HttpError) {
         let (status, body) = match e {
-            HttpError::Io => return,
+            HttpError::Io => {
+                self.note_io();
+                return;
+            }
             HttpError::Bad(why) => (
                 400,
                 format!(
@@ -333,23 +517,102 @@ impl Conn {
             HttpError::BodyTooLarge => (413, error_json(413)),
         };
         let bytes = simple(status, Some(JSON), &[], &body, true);
+        self.answered(&bytes);
+    }
+
+    /// Sends [`crate::ServerConfig::unsolicited_on_accept`] when this connection gets them.
+    fn greet(&mut self) {
+        let cfg = &self.shared.cfg;
+        let Some(bytes) = cfg.unsolicited_on_accept.clone() else {
+            return;
+        };
+        if cfg
+            .unsolicited_on_accept_limit
+            .is_some_and(|n| self.id > n as u64)
+        {
+            return;
+        }
+        // Recorded first: a client that has read the bytes finds them recorded.
+        self.unsolicited(UnsolicitedKind::OnAccept, bytes.clone());
         self.send(&bytes);
+    }
+
+    fn unsolicited(&self, kind: UnsolicitedKind, bytes: Vec<u8>) {
+        let mut st = self.shared.lock();
+        st.unsolicited.push(Unsolicited {
+            conn: self.id,
+            at: Instant::now(),
+            kind,
+            bytes,
+        });
+        self.shared.release_and_wake(st, &[Cv::Events]);
     }
 
     fn run(&mut self) -> Flow {
         loop {
-            let head = match http::read_head(&mut self.reader) {
+            let mut raw = Vec::new();
+            let head = match http::read_head(&mut self.reader, &mut raw) {
                 Ok(Some(h)) => h,
-                Ok(None) => return Flow::Close,
+                Ok(None) => {
+                    self.note_io();
+                    return Flow::Close;
+                }
                 Err(e) => {
+                    self.refused(&e, "head", &raw);
                     self.reject(e);
                     return Flow::Close;
                 }
             };
+            self.requests += 1;
+            self.owed = true;
+            self.flagged.set(false);
+            self.last_request = Some(format!("{} {}", head.method, head.target));
             match self.request(head) {
                 Flow::KeepAlive => {}
                 other => return other,
             }
+        }
+    }
+
+    /// How to handle a `/response` or `/error` for `id` whose body is framed as `framing`.
+    fn plan(&self, id: &str, framing: Framing) -> Plan {
+        let mut st = self.shared.lock();
+        let Some(k) = st.known.get_mut(id) else {
+            return Plan::reply(400);
+        };
+        k.answers += 1;
+        let first = k.answers == 1;
+        match &k.answer {
+            Answer::Accept => Plan::reply(202),
+            Answer::Status(s) => Plan::Reply {
+                status: *s,
+                early: framing == Framing::Chunked,
+                interim: 0,
+                trailing: None,
+            },
+            Answer::Ok200Empty => Plan::reply(200),
+            Answer::CloseFirst if first => Plan::Close,
+            Answer::Interim(n) => Plan::Reply {
+                status: 202,
+                early: false,
+                interim: *n,
+                trailing: None,
+            },
+            Answer::Early => Plan::Reply {
+                status: 202,
+                early: true,
+                interim: 0,
+                trailing: None,
+            },
+            Answer::Trailing(b) => Plan::Reply {
+                status: 202,
+                early: false,
+                interim: 0,
+                trailing: Some(b.clone()),
+            },
+            Answer::Never => Plan::Never,
+            Answer::ResetAfterChunks(n) if first => Plan::Reset(*n),
+            Answer::CloseFirst | Answer::ResetAfterChunks(_) => Plan::reply(202),
         }
     }
 
@@ -371,36 +634,93 @@ impl Conn {
         let framing = match http::framing(&head.headers) {
             Ok(f) => f,
             Err(e) => {
+                self.refused(&e, "head", &self.request_line());
                 self.reject(e);
                 return Flow::Close;
             }
         };
+        let plan = match &route {
+            Route::Answer(id, _) => Some(self.plan(id, framing)),
+            _ => None,
+        };
+        let early = match &plan {
+            Some(Plan::Reply {
+                status,
+                early: true,
+                interim,
+                trailing,
+            }) => Some((*status, *interim, trailing.clone())),
+            _ => None,
+        };
         let expects_continue = http::header(&head.headers, "expect")
             .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
         if expects_continue
+            && early.is_none()
             && framing != Framing::None
             && framing != Framing::Length(0)
             && !self.send(b"HTTP/1.1 100 Continue\r\n\r\n")
         {
             return Flow::Close;
         }
+        let answer_id = match &route {
+            Route::Answer(id, _) => Some(id.clone()),
+            _ => None,
+        };
+        if let (Some((status, interim, trailing)), Some(id)) = (&early, &answer_id) {
+            let registered = {
+                let mut st = self.shared.lock();
+                register_hold(&mut st, &self.shared, false)
+            };
+            if registered && !self.barrier(false) {
+                return Flow::Close;
+            }
+            self.write_answer(id, *status, *interim, trailing.clone(), client_close);
+            if self.owed {
+                // The write failed: the client is gone.
+                return Flow::Close;
+            }
+        }
+        let reset_after = match plan {
+            Some(Plan::Reset(n)) => Some(n),
+            _ => None,
+        };
         let progress_id = match &route {
             Route::Answer(id, OutcomeKind::Response) => Some(id.clone()),
             _ => None,
         };
         let shared = Arc::clone(&self.shared);
+        let mut seen = 0;
         let mut on_chunk = |_: usize| {
             if let Some(id) = &progress_id {
                 *shared.lock().chunk_progress.entry(id.clone()).or_insert(0) += 1;
             }
+            seen += 1;
+            reset_after.is_none_or(|n| seen < n)
         };
-        let body = match http::read_body(&mut self.reader, framing, &mut on_chunk) {
-            Ok(b) => b,
-            Err(e) => {
+        let mut body = Body::default();
+        let read = if reset_after == Some(0) {
+            body.complete = framing == Framing::None || framing == Framing::Length(0);
+            Ok(())
+        } else {
+            http::read_body(&mut self.reader, framing, &mut body, &mut on_chunk)
+        };
+        if let Err(e) = read {
+            self.refused(&e, "body", &self.request_line());
+            if early.is_none() && reset_after.is_none() {
                 self.reject(e);
                 return Flow::Close;
             }
-        };
+            // Already answered (or to be reset): record what arrived.
+            if matches!(e, HttpError::Io) {
+                self.note_io();
+            }
+        }
+        if early.is_none() && body.complete && !self.reader.buffer().is_empty() {
+            let buffered = self.reader.buffer();
+            let b = buffered[..buffered.len().min(200)].to_vec();
+            self.pipelined(&b);
+        }
+        let complete = body.complete;
         let rec = Recorded {
             conn: self.id,
             method: head.method,
@@ -410,8 +730,19 @@ impl Conn {
             trailers: body.trailers,
             chunks: body.chunks,
             at: Instant::now(),
+            complete,
         };
-        self.dispatch(route, rec, client_close)
+        match (route, plan) {
+            (Route::Answer(id, kind), Some(plan)) => {
+                let flow = self.answer(id, kind, rec, plan, client_close);
+                if early.is_some() && !complete {
+                    Flow::Close
+                } else {
+                    flow
+                }
+            }
+            (route, _) => self.dispatch(route, rec, client_close),
+        }
     }
 
     fn record(&self, rec: Recorded) {
@@ -424,13 +755,16 @@ impl Conn {
         let accepted = || simple(202, Some(JSON), &[], br#"{"status":"OK"}"#, close);
         match route {
             Route::Next => {
+                let polled_at = rec.at;
                 let mut st = self.shared.lock();
                 st.requests.push(rec);
                 st.next_polls += 1;
+                st.next_poll_times.push(polled_at);
                 self.shared.release_and_wake(st, &[Cv::Requests]);
-                self.next(close)
+                self.next(close, polled_at)
             }
-            Route::Answer(id, kind) => self.answer(id, kind, rec, close),
+            // Only reached without a plan, which cannot happen; answer as an unknown id would be.
+            Route::Answer(id, kind) => self.answer(id, kind, rec, Plan::reply(400), close),
             Route::InitError | Route::RestoreError => {
                 self.record(rec);
                 self.reply(&accepted(), close)
@@ -464,7 +798,7 @@ impl Conn {
             Route::ExtNext => {
                 self.record(rec);
                 let shared = Arc::clone(&self.shared);
-                match shared.wait_until(Cv::Queue, None, Some(&self.stream), |st| {
+                match shared.wait_until(Cv::Queue, None, Some(&self.watch()), |st| {
                     st.ext_shutdown.then_some(())
                 }) {
                     Waited::Got(()) => {
@@ -481,7 +815,7 @@ impl Conn {
                         );
                         self.reply(&bytes, close)
                     }
-                    _ => Flow::Close,
+                    w => self.wait_failed(w),
                 }
             }
             Route::Invoke => {
@@ -497,17 +831,38 @@ impl Conn {
         }
     }
 
-    /// `GET /next`: waits for an invocation and delivers it, fault applied.
-    fn next(&mut self, client_close: bool) -> Flow {
+    /// The connection ends after a wait that got nothing.
+    fn wait_failed<T>(&mut self, w: Waited<T>) -> Flow {
+        if let Waited::PeerClosed = w {
+            self.peer_gone = true;
+        }
+        Flow::Close
+    }
+
+    /// `GET /next`: waits for an invocation (or garbage to give) and delivers it, fault applied.
+    fn next(&mut self, client_close: bool, polled_at: Instant) -> Flow {
         let shared = Arc::clone(&self.shared);
-        let q = match shared.wait_until(Cv::Queue, None, Some(&self.stream), |st| {
+        let waited = shared.wait_until(Cv::Queue, None, Some(&self.watch()), |st| {
+            if let Some(g) = st.garbage.pop_front() {
+                st.garbage_times.push(polled_at);
+                return Some(Polled::Garbage(g));
+            }
             let q = st.queue.pop_front()?;
             st.deliver(&q);
-            Some(q)
-        }) {
-            Waited::Got(q) => q,
-            _ => return Flow::Close,
+            Some(Polled::Invocation(q))
+        });
+        let q = match waited {
+            Waited::Got(Polled::Invocation(q)) => q,
+            Waited::Got(Polled::Garbage(bytes)) => {
+                let close = client_close || !http::is_one_complete_response(&bytes);
+                return self.reply(&bytes, close);
+            }
+            w => return self.wait_failed(w),
         };
+        if shared.cfg.hold_answers_until_in_flight.is_some() {
+            // In flight went up: the answer barrier may be reached.
+            shared.release_and_wake(shared.lock(), &[Cv::Events]);
+        }
         match &q.inv.fault {
             Fault::Delay(d) => {
                 let until = Instant::now().checked_add(*d);
@@ -523,9 +878,16 @@ impl Conn {
                 let close = client_close || !http::is_one_complete_response(bytes);
                 return self.reply(bytes, close);
             }
+            Fault::Interim(n) => {
+                for i in 0..*n {
+                    if !self.send(http::interim(i)) {
+                        return Flow::Close;
+                    }
+                }
+            }
             _ => {}
         }
-        let (bytes, close) = self.next_response(&q, client_close);
+        let (mut bytes, close) = self.next_response(&q, client_close);
         match q.inv.fault {
             Fault::CloseAfter(n) => {
                 self.send(bytes.get(..n).unwrap_or(&bytes));
@@ -534,6 +896,11 @@ impl Conn {
             Fault::ResetAfter(n) => {
                 self.send(bytes.get(..n).unwrap_or(&bytes));
                 Flow::Reset
+            }
+            Fault::Trailing(extra) => {
+                bytes.extend_from_slice(&extra);
+                self.unsolicited(UnsolicitedKind::AfterNext(q.id), extra);
+                self.reply(&bytes, close)
             }
             _ => self.reply(&bytes, close),
         }
@@ -597,54 +964,166 @@ impl Conn {
         (http::encode(200, &headers, &body), close)
     }
 
-    /// `POST /invocation/{id}/response` or `/error`.
-    fn answer(&mut self, id: String, kind: OutcomeKind, rec: Recorded, close: bool) -> Flow {
+    /// Records the outcome of a `/response` or `/error`. When `hold`, the answer is registered at
+    /// the answer barrier in the same step (if it is closed); returns whether it was.
+    fn record_outcome(
+        &self,
+        id: String,
+        kind: OutcomeKind,
+        rec: Recorded,
+        status: u16,
+        hold: bool,
+    ) -> bool {
         let mut guard = self.shared.lock();
         let watched = guard.outcome_waits.contains_key(&id);
-        let status = {
-            let st = &mut *guard;
-            let req = st.requests.len();
-            st.requests.push(rec);
-            let status = match st.known.get_mut(&id) {
-                None => 400,
-                Some(k) => {
-                    k.answers += 1;
-                    if k.outstanding > 0 {
-                        k.outstanding -= 1;
-                        st.in_flight = st.in_flight.saturating_sub(1);
-                    }
-                    match k.answer {
-                        Answer::Accept => 202,
-                        Answer::Status(s) => s,
-                        Answer::Ok200Empty => 200,
-                        Answer::CloseFirst if k.answers == 1 => 0,
-                        Answer::CloseFirst => 202,
-                    }
-                }
-            };
-            let n = st.outcomes.len();
-            st.first_outcome.entry(id.clone()).or_insert(n);
-            st.outcomes.push(OutcomeRec {
-                request_id: id,
-                kind,
-                req,
-                status,
-            });
-            status
-        };
-        let wake: &[Cv] = if watched {
-            &[Cv::Requests, Cv::Outcomes]
-        } else {
-            &[Cv::Requests]
+        let st = &mut *guard;
+        let req = st.requests.len();
+        st.requests.push(rec);
+        let mut answered = false;
+        if let Some(k) = st.known.get_mut(&id)
+            && k.outstanding > 0
+        {
+            k.outstanding -= 1;
+            st.in_flight = st.in_flight.saturating_sub(1);
+            answered = true;
+        }
+        let n = st.outcomes.len();
+        st.first_outcome.entry(id.clone()).or_insert(n);
+        st.outcomes.push(OutcomeRec {
+            request_id: id,
+            kind,
+            req,
+            status,
+        });
+        let registered = hold && register_hold(st, &self.shared, answered);
+        let barrier = self.shared.cfg.hold_answers_until_in_flight.is_some();
+        let wake: &[Cv] = match (watched, barrier) {
+            (true, true) => &[Cv::Requests, Cv::Outcomes, Cv::Events],
+            (true, false) => &[Cv::Requests, Cv::Outcomes],
+            (false, true) => &[Cv::Requests, Cv::Events],
+            (false, false) => &[Cv::Requests],
         };
         self.shared.release_and_wake(guard, wake);
-        let bytes = match status {
-            0 => return Flow::Close,
+        registered
+    }
+
+    /// Waits at the answer barrier, on which this answer is registered (`answered`: with its
+    /// outcome recorded). False if the connection or the server ended first.
+    fn barrier(&mut self, answered: bool) -> bool {
+        let n = self.shared.cfg.hold_answers_until_in_flight.unwrap_or(0);
+        let shared = Arc::clone(&self.shared);
+        let waited = shared.wait_until(Cv::Events, None, Some(&self.watch()), |st| {
+            if st.barrier_open || st.in_flight + st.held_answered >= n {
+                st.barrier_open = true;
+                Some(())
+            } else {
+                None
+            }
+        });
+        let mut st = shared.lock();
+        st.held = st.held.saturating_sub(1);
+        if answered {
+            st.held_answered = st.held_answered.saturating_sub(1);
+        }
+        shared.release_and_wake(st, &[Cv::Events]);
+        match waited {
+            Waited::Got(()) => true,
+            w => {
+                self.wait_failed(w);
+                false
+            }
+        }
+    }
+
+    /// Writes the answer `status` for `id`: `interim` 1xx responses first, `trailing` bytes after.
+    fn write_answer(
+        &mut self,
+        id: &str,
+        status: u16,
+        interim: usize,
+        trailing: Option<Vec<u8>>,
+        close: bool,
+    ) -> Flow {
+        for i in 0..interim {
+            if !self.send(http::interim(i)) {
+                return Flow::Close;
+            }
+        }
+        let mut bytes = match status {
             200 => simple(200, None, &[], b"", close),
             202 => simple(202, Some(JSON), &[], br#"{"status":"OK"}"#, close),
             s => simple(s, Some(JSON), &[], &error_json(s), close),
         };
+        if let Some(t) = trailing {
+            bytes.extend_from_slice(&t);
+            self.unsolicited(UnsolicitedKind::AfterAnswer(id.to_string()), t);
+        }
         self.reply(&bytes, close)
+    }
+
+    /// `POST /invocation/{id}/response` or `/error`, read as far as `plan` says.
+    fn answer(
+        &mut self,
+        id: String,
+        kind: OutcomeKind,
+        rec: Recorded,
+        plan: Plan,
+        close: bool,
+    ) -> Flow {
+        match plan {
+            Plan::Reply {
+                status,
+                early: true,
+                ..
+            } => {
+                // Answered already, right after the head.
+                self.record_outcome(id, kind, rec, status, false);
+                if close { Flow::Close } else { Flow::KeepAlive }
+            }
+            Plan::Reply {
+                status,
+                early: false,
+                interim,
+                trailing,
+            } => {
+                let answer_id = id.clone();
+                if self.record_outcome(id, kind, rec, status, true) && !self.barrier(true) {
+                    return Flow::Close;
+                }
+                self.write_answer(&answer_id, status, interim, trailing, close)
+            }
+            Plan::Never => {
+                self.record_outcome(id, kind, rec, 0, false);
+                self.never()
+            }
+            Plan::Close => {
+                self.record_outcome(id, kind, rec, 0, false);
+                Flow::Close
+            }
+            Plan::Reset(_) => {
+                self.record_outcome(id, kind, rec, 0, false);
+                Flow::Reset
+            }
+        }
+    }
+
+    /// Never answers: reads (and reports) whatever arrives until the client closes the connection
+    /// or the server stops.
+    fn never(&mut self) -> Flow {
+        let mut buf = [0u8; 4096];
+        loop {
+            match self.reader.read(&mut buf) {
+                Ok(0) => {
+                    self.note_io();
+                    return Flow::Close;
+                }
+                Ok(n) => self.pipelined(&buf[..n.min(200)]),
+                Err(_) => {
+                    self.note_io();
+                    return Flow::Close;
+                }
+            }
+        }
     }
 
     /// The RIE-style invoke endpoint: queues the event and answers with its outcome.
@@ -652,7 +1131,7 @@ impl Conn {
         let shared = Arc::clone(&self.shared);
         let id = shared.enqueue(crate::Invocation::new(event));
         let limit = shared.cfg.timeout.saturating_add(Duration::from_secs(5));
-        let waited = shared.wait_outcome_of(&id, None, Some(&self.stream), |st| {
+        let waited = shared.wait_outcome_of(&id, None, Some(&self.watch()), |st| {
             if let Some(&i) = st.first_outcome.get(&id) {
                 let o = st.outcome(i)?;
                 let err = if o.kind == OutcomeKind::Error {
@@ -688,10 +1167,10 @@ impl Conn {
                 );
                 simple(504, Some(JSON), &[], body.as_bytes(), close)
             }
-            _ => {
+            w => {
                 // The caller went away (or we stop): withdraw the event if nobody took it yet.
                 shared.lock().queue.retain(|q| q.id != id);
-                return Flow::Close;
+                return self.wait_failed(w);
             }
         };
         self.reply(&bytes, close)

@@ -83,8 +83,16 @@ fn is_blank(line: &[u8]) -> bool {
     line == b"\r\n" || line == b"\n"
 }
 
+/// How many of the bytes a head was read from [`read_head`] keeps for error reports.
+pub(crate) const RAW_KEPT: usize = 256;
+
 /// Reads a request head. `Ok(None)`: the peer closed the connection cleanly between requests.
-pub(crate) fn read_head<R: BufRead>(r: &mut R) -> Result<Option<Head>, HttpError> {
+/// The first [`RAW_KEPT`] bytes consumed (leading blank lines included) are appended to `raw`, so
+/// that a refused head can be reported as it arrived.
+pub(crate) fn read_head<R: BufRead>(
+    r: &mut R,
+    raw: &mut Vec<u8>,
+) -> Result<Option<Head>, HttpError> {
     let mut head = Vec::new();
     let mut blanks = 0;
     loop {
@@ -93,6 +101,8 @@ pub(crate) fn read_head<R: BufRead>(r: &mut R) -> Result<Option<Head>, HttpError
             return Err(HttpError::HeadTooLarge);
         }
         let line = read_line(r, remaining)?;
+        let keep = RAW_KEPT.saturating_sub(raw.len()).min(line.len());
+        raw.extend_from_slice(&line[..keep]);
         if line.is_empty() {
             return if head.is_empty() && blanks == 0 {
                 Ok(None)
@@ -211,39 +221,57 @@ pub(crate) fn framing(headers: &[(String, String)]) -> Result<Framing, HttpError
 }
 
 /// A request body as received.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Body {
     pub data: Vec<u8>,
     pub trailers: Vec<(String, String)>,
     pub chunks: Vec<usize>,
+    /// Whether the body was read to its end (false when reading failed or `on_chunk` stopped it).
+    pub complete: bool,
 }
 
-/// Reads a body framed as `framing`. `on_chunk` is called with each chunk's size as soon as its data
-/// has arrived (before the rest of the body).
-pub(crate) fn read_body<R: BufRead>(
-    r: &mut R,
-    framing: Framing,
-    on_chunk: &mut dyn FnMut(usize),
-) -> Result<Body, HttpError> {
-    match framing {
-        Framing::None => Ok(Body::default()),
-        Framing::Length(n) => {
-            let mut data = Vec::with_capacity(n.min(1 << 20) as usize);
-            r.by_ref().take(n).read_to_end(&mut data)?;
-            if (data.len() as u64) < n {
-                return Err(eof());
-            }
-            Ok(Body {
-                data,
-                ..Body::default()
-            })
+impl Default for Body {
+    fn default() -> Self {
+        Body {
+            data: Vec::new(),
+            trailers: Vec::new(),
+            chunks: Vec::new(),
+            complete: true,
         }
-        Framing::Chunked => read_chunked(r, on_chunk),
     }
 }
 
-fn read_chunked<R: BufRead>(r: &mut R, on_chunk: &mut dyn FnMut(usize)) -> Result<Body, HttpError> {
-    let mut body = Body::default();
+/// Reads a body framed as `framing` into `body` (which keeps what arrived when reading fails).
+/// `on_chunk` is called with each chunk's size as soon as its data has arrived (before the rest of
+/// the body); when it returns false, reading stops there and `body.complete` is false.
+pub(crate) fn read_body<R: BufRead>(
+    r: &mut R,
+    framing: Framing,
+    body: &mut Body,
+    on_chunk: &mut dyn FnMut(usize) -> bool,
+) -> Result<(), HttpError> {
+    match framing {
+        Framing::None => Ok(()),
+        Framing::Length(n) => {
+            body.data.reserve(n.min(1 << 20) as usize);
+            body.complete = false;
+            let got = r.by_ref().take(n).read_to_end(&mut body.data)?;
+            if (got as u64) < n {
+                return Err(eof());
+            }
+            body.complete = true;
+            Ok(())
+        }
+        Framing::Chunked => read_chunked(r, body, on_chunk),
+    }
+}
+
+fn read_chunked<R: BufRead>(
+    r: &mut R,
+    body: &mut Body,
+    on_chunk: &mut dyn FnMut(usize) -> bool,
+) -> Result<(), HttpError> {
+    body.complete = false;
     loop {
         let line = read_full_line(r, MAX_LINE, || HttpError::Bad("chunk-size line too long"))?;
         let text = std::str::from_utf8(&line).map_err(|_| HttpError::Bad("bad chunk size"))?;
@@ -275,13 +303,16 @@ fn read_chunked<R: BufRead>(r: &mut R, on_chunk: &mut dyn FnMut(usize)) -> Resul
             return Err(eof());
         }
         body.chunks.push(got);
-        on_chunk(got);
+        let go_on = on_chunk(got);
         let crlf = read_line(r, 2)?;
         if crlf.is_empty() {
             return Err(eof());
         }
         if !is_blank(&crlf) {
             return Err(HttpError::Bad("missing CRLF after chunk data"));
+        }
+        if !go_on {
+            return Ok(());
         }
     }
     let mut total = 0;
@@ -311,7 +342,8 @@ fn read_chunked<R: BufRead>(r: &mut R, on_chunk: &mut dyn FnMut(usize)) -> Resul
             value.trim_matches([' ', '\t']).to_string(),
         ));
     }
-    Ok(body)
+    body.complete = true;
+    Ok(())
 }
 
 /// The reason phrase for a status code.
@@ -356,6 +388,16 @@ pub(crate) fn encode(status: u16, headers: &[(String, String)], body: &[u8]) -> 
     out
 }
 
+/// The `i`-th interim (1xx) response of a series: `100 Continue` for even `i`, `103 Early Hints`
+/// with a `Link` header for odd `i`.
+pub(crate) fn interim(i: usize) -> &'static [u8] {
+    if i.is_multiple_of(2) {
+        b"HTTP/1.1 100 Continue\r\n\r\n"
+    } else {
+        b"HTTP/1.1 103 Early Hints\r\nLink: </x>; rel=preload\r\n\r\n"
+    }
+}
+
 /// Encodes `body` as chunks of `n` bytes (at least 1), ending with the last chunk.
 pub(crate) fn chunk_body(body: &[u8], n: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() + 16 * (body.len() / n.max(1) + 2));
@@ -386,7 +428,8 @@ pub(crate) fn is_one_complete_response(bytes: &[u8]) -> bool {
         Ok(Framing::Length(l)) => rest.len() as u64 == l,
         Ok(Framing::Chunked) => {
             let mut cur = io::Cursor::new(rest);
-            read_chunked(&mut cur, &mut |_| {}).is_ok() && cur.position() == rest.len() as u64
+            read_chunked(&mut cur, &mut Body::default(), &mut |_| true).is_ok()
+                && cur.position() == rest.len() as u64
         }
         _ => false,
     }
@@ -397,7 +440,9 @@ mod tests {
     use super::*;
 
     fn body(input: &[u8], f: Framing) -> Result<Body, HttpError> {
-        read_body(&mut io::Cursor::new(input), f, &mut |_| {})
+        let mut b = Body::default();
+        read_body(&mut io::Cursor::new(input), f, &mut b, &mut |_| true)?;
+        Ok(b)
     }
 
     #[test]
@@ -413,6 +458,35 @@ mod tests {
             b.trailers,
             vec![("X-A".into(), "1".into()), ("X-B".into(), "two".into())]
         );
+    }
+
+    #[test]
+    fn chunked_reading_can_stop_early() {
+        let mut c = io::Cursor::new(&b"1\r\na\r\n1\r\nb\r\n1\r\nc\r\n0\r\n\r\n"[..]);
+        let mut seen = 0;
+        let mut b = Body::default();
+        read_body(&mut c, Framing::Chunked, &mut b, &mut |_| {
+            seen += 1;
+            seen < 2
+        })
+        .unwrap();
+        assert_eq!((b.data.as_slice(), b.complete), (&b"ab"[..], false));
+        assert_eq!(c.position(), 12);
+        assert!(
+            body(b"1\r\na\r\n0\r\n\r\n", Framing::Chunked)
+                .unwrap()
+                .complete
+        );
+        // What arrived before an error is kept.
+        let mut b = Body::default();
+        let r = read_body(
+            &mut io::Cursor::new(&b"3\r\nabc\r\n2\r\nd"[..]),
+            Framing::Chunked,
+            &mut b,
+            &mut |_| true,
+        );
+        assert!(r.is_err());
+        assert_eq!((b.data.as_slice(), b.complete), (&b"abcd"[..], false));
     }
 
     #[test]
@@ -452,8 +526,11 @@ mod tests {
 
     #[test]
     fn heads() {
+        let read_head = |c: &mut io::Cursor<&[u8]>| read_head(c, &mut Vec::new());
         let mut c = io::Cursor::new(&b"\r\nGET /x HTTP/1.1\r\nA: b\r\n\r\nrest"[..]);
-        let h = read_head(&mut c).unwrap().unwrap();
+        let mut raw = Vec::new();
+        let h = super::read_head(&mut c, &mut raw).unwrap().unwrap();
+        assert_eq!(raw, b"\r\nGET /x HTTP/1.1\r\nA: b\r\n\r\n");
         assert_eq!((h.method.as_str(), h.target.as_str()), ("GET", "/x"));
         assert_eq!(header(&h.headers, "a"), Some("b"));
         assert!(read_head(&mut io::Cursor::new(&b""[..])).unwrap().is_none());

@@ -19,6 +19,17 @@
 //! child.kill().unwrap();
 //! ```
 //!
+//! It can also play a hostile or broken Runtime API (DESIGN section 6): interim `1xx` responses
+//! ([`Fault::Interim`], [`Answer::Interim`]), answers sent before the request body
+//! ([`Answer::Early`], [`Answer::Status`] on a streamed response), answers never sent
+//! ([`Answer::Never`]), streams reset midway ([`Answer::ResetAfterChunks`]), bytes nobody asked for
+//! ([`ServerConfig::unsolicited_on_accept`], [`Fault::Trailing`], [`Answer::Trailing`]) and
+//! unusable `/next` answers ([`Server::garbage_next`]). Tests synchronise on events, never on
+//! sleeps: [`Server::wait_outcome`], [`Server::wait_for`], [`Server::wait_disconnect`],
+//! [`Server::wait_violations`], and the answer barrier
+//! [`ServerConfig::hold_answers_until_in_flight`]. What a runtime must never do (pipeline requests,
+//! write bytes that are not a request) is recorded in [`Server::violations`].
+//!
 //! Every wait is bounded: blocking reads wake up regularly to notice the server's shutdown, waits
 //! for invocations end when the server is dropped or the peer goes away, and writes time out.
 //! Dropping the [`Server`] stops it. The server never panics on what a client sends.
@@ -69,6 +80,14 @@ pub enum Fault {
     Status(u16),
     /// Add a header `X-Pad: aaaa…` with a value of `n` bytes (oversized heads).
     PadHeader(usize),
+    /// Precede the `/next` response with `n` interim (1xx) responses, each in a write of its own:
+    /// `HTTP/1.1 100 Continue` for the 1st, 3rd, … and `HTTP/1.1 103 Early Hints` with a
+    /// `Link: </x>; rel=preload` header for the 2nd, 4th, … (RFC 9110 15.2: a client skips them).
+    Interim(usize),
+    /// Follow the `/next` response, in the same `write` call, with these bytes (e.g. a whole second
+    /// fake response). The connection stays open; the sending is recorded in
+    /// [`Server::unsolicited`].
+    Trailing(Vec<u8>),
 }
 
 /// How the server answers an invocation's `/response` or `/error`.
@@ -77,13 +96,37 @@ pub enum Answer {
     /// `202 Accepted` with body `{"status":"OK"}`, as Lambda does.
     #[default]
     Accept,
-    /// This status (400, 403, 410, 413, 500, …) with a small JSON error body.
+    /// This status (400, 403, 410, 413, 500, …) with a small JSON error body. For a chunked
+    /// (streamed) body the status is sent as soon as the request head has been read, then the body
+    /// is read to its end, as with [`Answer::Early`]; otherwise after the whole body.
     Status(u16),
     /// `200 OK` with an empty body, as cargo-lambda does.
     Ok200Empty,
     /// The first `/response` or `/error` for this id is recorded, then the connection is closed
     /// without an answer; later ones get 202.
     CloseFirst,
+    /// `202 Accepted` preceded by `n` interim (1xx) responses, each in a write of its own (the same
+    /// series as [`Fault::Interim`]).
+    Interim(usize),
+    /// `202 Accepted` sent as soon as the request head has been read, before the body; the body is
+    /// then read to its end (`Content-Length` or chunked) and the connection stays usable. The
+    /// outcome is recorded once the body has been read (with what arrived, marked incomplete in
+    /// [`Recorded::complete`], if the client stops sending or the body is malformed; the connection
+    /// is then closed).
+    Early,
+    /// `202 Accepted` followed, in the same `write` call, by these bytes. The connection stays open;
+    /// the sending is recorded in [`Server::unsolicited`].
+    Trailing(Vec<u8>),
+    /// The request is read and recorded as an outcome (with `status_sent` 0), but never answered:
+    /// the connection stays open, and whatever else arrives on it is read and recorded as a
+    /// [`Violation`], until the client closes it (recorded in [`Server::disconnects`]) or the server
+    /// stops. Applies to every `/response` and `/error` for this id.
+    Never,
+    /// The first `/response` or `/error` for this id is read up to its `n`-th body chunk (the whole
+    /// body if it is not chunked or has fewer chunks; nothing of it for 0), recorded with what
+    /// arrived (`status_sent` 0, [`Recorded::complete`] false if the body was cut), then the
+    /// connection is reset (RST) without an answer; later ones get 202.
+    ResetAfterChunks(usize),
 }
 
 /// An invocation to queue with [`Server::invoke`]; build it with [`Invocation::new`] and the
@@ -183,6 +226,20 @@ pub struct ServerConfig {
     pub port: u16,
     /// `AWS_LAMBDA_MAX_CONCURRENCY`, set only when `Some` (default `None`).
     pub max_concurrency: Option<u32>,
+    /// Bytes written on an accepted connection right away, before anything is read (bytes nobody
+    /// asked for); each sending is recorded in [`Server::unsolicited`]. Which connections get them:
+    /// see [`ServerConfig::unsolicited_on_accept_limit`] (default `None`: no bytes).
+    pub unsolicited_on_accept: Option<Vec<u8>>,
+    /// Only the first this many connections accepted (connection ids `1..=n`) get
+    /// [`ServerConfig::unsolicited_on_accept`]; `None`: every connection (default `None`).
+    pub unsolicited_on_accept_limit: Option<usize>,
+    /// Withhold every answer to `/response` and `/error` (the outcome is still recorded at once)
+    /// until at least this many invocations have been delivered and not yet released at the same
+    /// time (an invocation whose answer is withheld still counts); then release them all, and
+    /// answer every later one at once. This lets a test prove that N invocations run concurrently
+    /// without handlers that sleep. Withheld answers end when the server stops or their client
+    /// closes the connection. See [`Server::held_answers`] (default `None`).
+    pub hold_answers_until_in_flight: Option<usize>,
 }
 
 impl Default for ServerConfig {
@@ -197,6 +254,9 @@ impl Default for ServerConfig {
             snap_start: false,
             port: 0,
             max_concurrency: None,
+            unsolicited_on_accept: None,
+            unsolicited_on_accept_limit: None,
+            hold_answers_until_in_flight: None,
         }
     }
 }
@@ -218,8 +278,13 @@ pub struct Recorded {
     pub trailers: Vec<(String, String)>,
     /// Chunk sizes of a chunked body, in order (empty otherwise).
     pub chunks: Vec<usize>,
-    /// When the request had been read completely.
+    /// When the request had been read completely (or, when not [`Recorded::complete`], when the
+    /// server stopped reading it).
     pub at: Instant,
+    /// Whether the whole body was read. False only for outcomes recorded with a partial body:
+    /// [`Answer::ResetAfterChunks`] cut it, or the client stopped sending after an early answer
+    /// ([`Answer::Early`], [`Answer::Status`] on a streamed response).
+    pub complete: bool,
 }
 
 fn find<'a>(list: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -256,8 +321,8 @@ pub struct Outcome {
     pub kind: OutcomeKind,
     /// The request itself.
     pub request: Recorded,
-    /// The status the server answered with: 202 by default, 400 for an unknown id, 0 when the
-    /// connection was closed without an answer ([`Answer::CloseFirst`]).
+    /// The status the server answered with: 202 by default, 400 for an unknown id, 0 when no
+    /// answer is sent ([`Answer::CloseFirst`], [`Answer::Never`], [`Answer::ResetAfterChunks`]).
     pub status_sent: u16,
 }
 
@@ -280,6 +345,65 @@ impl Outcome {
     }
 }
 
+/// What made the server send [`Unsolicited`] bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnsolicitedKind {
+    /// [`ServerConfig::unsolicited_on_accept`], before anything was read.
+    OnAccept,
+    /// [`Fault::Trailing`] after the `/next` response that delivered this request id.
+    AfterNext(String),
+    /// [`Answer::Trailing`] after the answer to a `/response` or `/error` for this request id.
+    AfterAnswer(String),
+}
+
+/// Bytes the server wrote that no request asked for. Recorded just before the write, so a client
+/// that has read them finds them in [`Server::unsolicited`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsolicited {
+    /// The connection they went out on.
+    pub conn: u64,
+    /// When they were about to be written.
+    pub at: Instant,
+    /// Why.
+    pub kind: UnsolicitedKind,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// A connection that ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disconnect {
+    /// The connection (as in [`Recorded::conn`]).
+    pub conn: u64,
+    /// When the server noticed the end.
+    pub at: Instant,
+    /// The client ended it (EOF, a reset, a failed write, or its close noticed while a request
+    /// waited), rather than the server (a fault or answer that closes, `Connection: close`, a
+    /// refused request, the server stopping).
+    pub by_peer: bool,
+    /// A request had been received (its head at least) and not answered.
+    pub outstanding: bool,
+    /// Method and path of the last request whose head was read, e.g.
+    /// `GET /2018-06-01/runtime/invocation/next` (path as sent, prefix included).
+    pub last_request: Option<String>,
+    /// Request heads read on it.
+    pub requests: usize,
+}
+
+/// Something a client did that a Lambda runtime must never do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The connection it happened on.
+    pub conn: u64,
+    /// When the server noticed.
+    pub at: Instant,
+    /// What happened, e.g. `bytes arrived while an answer was owed (pipelining)` or
+    /// `not an HTTP request: malformed request head`.
+    pub what: String,
+    /// The first 200 or so bytes concerned, escaped (`\r`, `\n`, `\x00`, …).
+    pub bytes: String,
+}
+
 /// An invocation waiting in the queue.
 #[derive(Debug)]
 pub(crate) struct Queued {
@@ -291,7 +415,7 @@ pub(crate) struct Queued {
 #[derive(Debug)]
 pub(crate) struct Known {
     pub answer: Answer,
-    /// `/response` + `/error` requests received for it.
+    /// `/response` + `/error` requests whose head was read for it.
     pub answers: usize,
     /// Deliveries not answered yet.
     pub outstanding: usize,
@@ -322,9 +446,26 @@ pub(crate) struct State {
     pub in_flight: usize,
     pub max_in_flight: usize,
     pub ext_shutdown: bool,
+    /// When each `/next` request had been read.
+    pub next_poll_times: Vec<Instant>,
+    /// Garbage answers still to give to `/next` polls, before any invocation.
+    pub garbage: VecDeque<Vec<u8>>,
+    /// When each `/next` answered with garbage had been read.
+    pub garbage_times: Vec<Instant>,
+    pub unsolicited: Vec<Unsolicited>,
+    pub disconnects: Vec<Disconnect>,
+    pub violations: Vec<Violation>,
+    /// Answers waiting at the `hold_answers_until_in_flight` barrier.
+    pub held: usize,
+    /// Those of `held` whose outcome was recorded (so that `in_flight` no longer counts them).
+    pub held_answered: usize,
+    /// The barrier was reached: answers flow.
+    pub barrier_open: bool,
+    /// Connection threads alive.
+    pub live_conns: usize,
     /// Threads waiting on each of `Shared::cvs` (so that nobody pays for a wake-up no one waits
     /// for: std's condvar makes a syscall on every notify).
-    pub waiters: [usize; 3],
+    pub waiters: [usize; 4],
     /// Request id -> threads waiting for its outcome (outcome waiters wake only for their id).
     pub outcome_waits: HashMap<String, usize>,
 }
@@ -376,6 +517,8 @@ pub(crate) enum Cv {
     Requests = 1,
     /// Outcomes.
     Outcomes = 2,
+    /// Disconnects, violations, the answer barrier, connection threads ending.
+    Events = 3,
 }
 
 /// The result of [`Shared::wait_until`].
@@ -392,7 +535,7 @@ pub(crate) enum Waited<T> {
 pub(crate) struct Shared {
     pub cfg: ServerConfig,
     pub state: Mutex<State>,
-    pub cvs: [Condvar; 3],
+    pub cvs: [Condvar; 4],
     pub stopped: AtomicBool,
     /// Clones of live connections, shut down when the server stops.
     pub streams: Mutex<HashMap<u64, TcpStream>>,
@@ -416,7 +559,7 @@ impl Shared {
 
     /// Releases the lock, then wakes the waiters of `cvs` (if any wait).
     pub(crate) fn release_and_wake(&self, st: MutexGuard<'_, State>, cvs: &[Cv]) {
-        let mut wake = [false; 3];
+        let mut wake = [false; 4];
         for &cv in cvs {
             wake[cv as usize] = st.waiters[cv as usize] > 0;
         }
@@ -453,7 +596,7 @@ impl Shared {
         &self,
         id: &str,
         deadline: Option<Instant>,
-        watch: Option<&TcpStream>,
+        watch: Option<&Watch<'_>>,
         f: impl FnMut(&mut State) -> Option<T>,
     ) -> Waited<T> {
         *self.lock().outcome_waits.entry(id.to_string()).or_insert(0) += 1;
@@ -468,13 +611,27 @@ impl Shared {
         r
     }
 
+    /// Records a protocol violation on connection `conn`.
+    pub(crate) fn violation(&self, conn: u64, what: impl Into<String>, bytes: &[u8]) {
+        let mut st = self.lock();
+        st.violations.push(Violation {
+            conn,
+            at: Instant::now(),
+            what: what.into(),
+            bytes: util::escape(bytes, 200),
+        });
+        self.release_and_wake(st, &[Cv::Events]);
+    }
+
     /// Waits on `cv` until `f` returns `Some`, `deadline` passes, the server stops, or (when
-    /// `watch` is given) the peer of that connection closes it.
+    /// `watch` is given) the peer of that connection closes it. Bytes arriving on the watched
+    /// connection during the wait (a request while one is still owed an answer) are recorded as a
+    /// [`Violation`], unless `watch.flagged` says one was already recorded for that request.
     pub(crate) fn wait_until<T>(
         &self,
         cv: Cv,
         deadline: Option<Instant>,
-        watch: Option<&TcpStream>,
+        watch: Option<&Watch<'_>>,
         mut f: impl FnMut(&mut State) -> Option<T>,
     ) -> Waited<T> {
         let mut st = self.lock();
@@ -500,12 +657,16 @@ impl Shared {
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
             st.waiters[cv as usize] -= 1;
-            if let Some(s) = watch
+            if let Some(w) = watch
                 && last_check.elapsed() >= TICK
             {
                 drop(st);
-                if conn::peer_closed(s) {
-                    return Waited::PeerClosed;
+                match conn::peek_peer(w.stream) {
+                    conn::Peer::Closed => return Waited::PeerClosed,
+                    conn::Peer::Data(bytes) if !w.flagged.replace(true) => {
+                        self.violation(w.conn, PIPELINED, &bytes);
+                    }
+                    _ => {}
                 }
                 last_check = Instant::now();
                 st = self.lock();
@@ -514,8 +675,21 @@ impl Shared {
     }
 }
 
+/// The description of a request sent while the previous one is still owed an answer.
+pub(crate) const PIPELINED: &str = "bytes arrived while an answer was owed (pipelining)";
+
+/// A connection watched during a wait: its close ends the wait, bytes on it are a violation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Watch<'a> {
+    pub stream: &'a TcpStream,
+    pub conn: u64,
+    /// A violation was recorded for the request owed an answer (one per request).
+    pub flagged: &'a std::cell::Cell<bool>,
+}
+
 /// A running fake Runtime API server. Dropping it stops it: the listener closes, waiting requests
-/// end and connections are shut down.
+/// end, connections are shut down, and the drop waits (at most 2 s; in practice a few ms) for every
+/// connection thread to end.
 pub struct Server {
     shared: Arc<Shared>,
     addr: SocketAddr,
@@ -550,7 +724,12 @@ impl Server {
         let shared = Arc::new(Shared {
             cfg,
             state: Mutex::new(State::default()),
-            cvs: [Condvar::new(), Condvar::new(), Condvar::new()],
+            cvs: [
+                Condvar::new(),
+                Condvar::new(),
+                Condvar::new(),
+                Condvar::new(),
+            ],
             stopped: AtomicBool::new(false),
             streams: Mutex::new(HashMap::new()),
         });
@@ -714,7 +893,84 @@ impl Server {
         st.ext_shutdown = true;
         self.shared.release_and_wake(st, &[Cv::Queue]);
     }
+
+    /// The next `n` `GET .../invocation/next` requests (on any connection, those already waiting
+    /// included) are answered at once with `bytes` instead of an invocation, whatever the queue
+    /// holds: an unusable answer with no request id. Calls add up, in order (e.g. `n` copies of
+    /// [`GARBAGE_NEXT`], then some non-HTTP bytes). As with [`Fault::Raw`], the connection stays
+    /// open only if `bytes` are one complete, well-framed response. Each such poll is timed in
+    /// [`Server::garbage_next_times`]; once they are used up, queued invocations are served.
+    pub fn garbage_next(&self, n: usize, bytes: impl Into<Vec<u8>>) {
+        let bytes = bytes.into();
+        let mut st = self.shared.lock();
+        st.garbage.extend(std::iter::repeat_n(bytes, n));
+        self.shared.release_and_wake(st, &[Cv::Queue]);
+    }
+
+    /// When each `/next` request had been read (all of them, in order).
+    pub fn next_poll_times(&self) -> Vec<Instant> {
+        self.shared.lock().next_poll_times.clone()
+    }
+
+    /// When each `/next` request answered with [`Server::garbage_next`] bytes had been read.
+    pub fn garbage_next_times(&self) -> Vec<Instant> {
+        self.shared.lock().garbage_times.clone()
+    }
+
+    /// Every sending of bytes nobody asked for ([`ServerConfig::unsolicited_on_accept`],
+    /// [`Fault::Trailing`], [`Answer::Trailing`]), in order.
+    pub fn unsolicited(&self) -> Vec<Unsolicited> {
+        self.shared.lock().unsolicited.clone()
+    }
+
+    /// Every connection that ended, in the order the ends were noticed.
+    pub fn disconnects(&self) -> Vec<Disconnect> {
+        self.shared.lock().disconnects.clone()
+    }
+
+    /// Waits up to `timeout` for connection `conn` to end; returns as soon as it has.
+    pub fn wait_disconnect(&self, conn: u64, timeout: Duration) -> bool {
+        self.wait_event(timeout, |st| st.disconnects.iter().any(|d| d.conn == conn))
+    }
+
+    /// Waits up to `timeout` until at least `n` connections have ended.
+    pub fn wait_disconnects(&self, n: usize, timeout: Duration) -> bool {
+        self.wait_event(timeout, |st| st.disconnects.len() >= n)
+    }
+
+    /// Every protocol violation seen (pipelined requests, bytes that are not a request), in order.
+    pub fn violations(&self) -> Vec<Violation> {
+        self.shared.lock().violations.clone()
+    }
+
+    /// Waits up to `timeout` until at least `n` violations have been recorded.
+    pub fn wait_violations(&self, n: usize, timeout: Duration) -> bool {
+        self.wait_event(timeout, |st| st.violations.len() >= n)
+    }
+
+    /// Answers currently withheld by [`ServerConfig::hold_answers_until_in_flight`]. A late
+    /// answer is counted from the moment its outcome is recorded (so once
+    /// [`Server::wait_outcome`] returns, it is counted).
+    pub fn held_answers(&self) -> usize {
+        self.shared.lock().held
+    }
+
+    fn wait_event(&self, timeout: Duration, pred: impl Fn(&State) -> bool) -> bool {
+        matches!(
+            self.shared.wait_until(
+                Cv::Events,
+                Instant::now().checked_add(timeout),
+                None,
+                |st| pred(st).then_some(())
+            ),
+            Waited::Got(())
+        )
+    }
 }
+
+/// An unusable `/next` answer for [`Server::garbage_next`]: a well-framed `200` whose body is `{}`,
+/// without any `Lambda-Runtime-*` header (so no request id).
+pub const GARBAGE_NEXT: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -732,6 +988,22 @@ impl Drop for Server {
             && woke
         {
             let _ = h.join();
+        }
+        // Connection threads end promptly (their sockets are shut down, their waits see the stop
+        // flag); wait for them, boundedly, so that none outlives the server.
+        let until = Instant::now() + Duration::from_secs(2);
+        let mut st = self.shared.lock();
+        while st.live_conns > 0 {
+            let now = Instant::now();
+            if now >= until {
+                break;
+            }
+            st.waiters[Cv::Events as usize] += 1;
+            st = self.shared.cvs[Cv::Events as usize]
+                .wait_timeout(st, (until - now).min(TICK))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+            st.waiters[Cv::Events as usize] -= 1;
         }
     }
 }

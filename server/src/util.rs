@@ -90,6 +90,16 @@ pub(crate) fn json_str(s: &str) -> String {
     out
 }
 
+/// The first `max` bytes of `b`, escaped as printable ASCII (`\r`, `\n`, `\x00`, …), with `…`
+/// when cut.
+pub(crate) fn escape(b: &[u8], max: usize) -> String {
+    let mut s = b[..b.len().min(max)].escape_ascii().to_string();
+    if b.len() > max {
+        s.push('…');
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,5 +136,7 @@ mod tests {
     #[test]
     fn json_strings() {
         assert_eq!(json_str("a\"b\\c\n\u{1}"), r#""a\"b\\c\n\u0001""#);
+        assert_eq!(escape(b"0\r\n\x00", 10), r"0\r\n\x00");
+        assert_eq!(escape(b"abc", 2), "ab…");
     }
 }

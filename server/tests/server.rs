@@ -607,7 +607,7 @@ fn a_poller_that_goes_away_does_not_consume_an_invocation() {
     gone.get_next();
     assert!(server.wait_for(T, |r| r.len() == 1));
     drop(gone);
-    std::thread::sleep(Duration::from_millis(150));
+    assert!(server.wait_disconnect(1, T));
     let id = server.invoke(Invocation::new("{}"));
     let mut c = Client::new(&server);
     c.get_next();
