@@ -582,6 +582,9 @@ impl Conn {
         };
         k.answers += 1;
         let first = k.answers == 1;
+        if k.timed_out {
+            return Plan::reply(410);
+        }
         match &k.answer {
             Answer::Accept => Plan::reply(202),
             Answer::Status(s) => Plan::Reply {
@@ -690,9 +693,16 @@ impl Conn {
         };
         let shared = Arc::clone(&self.shared);
         let mut seen = 0;
-        let mut on_chunk = |_: usize| {
+        let mut on_chunk = |data: &[u8]| {
             if let Some(id) = &progress_id {
-                *shared.lock().chunk_progress.entry(id.clone()).or_insert(0) += 1;
+                let observer = {
+                    let mut st = shared.lock();
+                    *st.chunk_progress.entry(id.clone()).or_insert(0) += 1;
+                    st.stream_observer.clone()
+                };
+                if let Some(f) = observer {
+                    f(id, data);
+                }
             }
             seen += 1;
             reset_after.is_none_or(|n| seen < n)
@@ -964,28 +974,33 @@ impl Conn {
         (http::encode(200, &headers, &body), close)
     }
 
-    /// Records the outcome of a `/response` or `/error`. When `hold`, the answer is registered at
-    /// the answer barrier in the same step (if it is closed); returns whether it was.
+    /// Records the outcome of a `/response` or `/error`. When `hold` (an answer still to send), the
+    /// status becomes 410 if the invocation timed out meanwhile, and the answer is registered at the
+    /// answer barrier in the same step (if it is closed). Returns whether it was registered, and
+    /// the status.
     fn record_outcome(
         &self,
         id: String,
         kind: OutcomeKind,
         rec: Recorded,
-        status: u16,
+        mut status: u16,
         hold: bool,
-    ) -> bool {
+    ) -> (bool, u16) {
         let mut guard = self.shared.lock();
         let watched = guard.outcome_waits.contains_key(&id);
         let st = &mut *guard;
         let req = st.requests.len();
         st.requests.push(rec);
         let mut answered = false;
-        if let Some(k) = st.known.get_mut(&id)
-            && k.outstanding > 0
-        {
-            k.outstanding -= 1;
-            st.in_flight = st.in_flight.saturating_sub(1);
-            answered = true;
+        if let Some(k) = st.known.get_mut(&id) {
+            if hold && k.timed_out {
+                status = 410;
+            }
+            if k.outstanding > 0 {
+                k.outstanding -= 1;
+                st.in_flight = st.in_flight.saturating_sub(1);
+                answered = true;
+            }
         }
         let n = st.outcomes.len();
         st.first_outcome.entry(id.clone()).or_insert(n);
@@ -1004,7 +1019,7 @@ impl Conn {
             (false, false) => &[Cv::Requests],
         };
         self.shared.release_and_wake(guard, wake);
-        registered
+        (registered, status)
     }
 
     /// Waits at the answer barrier, on which this answer is registered (`answered`: with its
@@ -1087,7 +1102,8 @@ impl Conn {
                 trailing,
             } => {
                 let answer_id = id.clone();
-                if self.record_outcome(id, kind, rec, status, true) && !self.barrier(true) {
+                let (registered, status) = self.record_outcome(id, kind, rec, status, true);
+                if registered && !self.barrier(true) {
                     return Flow::Close;
                 }
                 self.write_answer(&answer_id, status, interim, trailing, close)

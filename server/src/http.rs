@@ -242,13 +242,13 @@ impl Default for Body {
 }
 
 /// Reads a body framed as `framing` into `body` (which keeps what arrived when reading fails).
-/// `on_chunk` is called with each chunk's size as soon as its data has arrived (before the rest of
-/// the body); when it returns false, reading stops there and `body.complete` is false.
+/// `on_chunk` is called with each chunk's data as soon as it has arrived (before the rest of the
+/// body); when it returns false, reading stops there and `body.complete` is false.
 pub(crate) fn read_body<R: BufRead>(
     r: &mut R,
     framing: Framing,
     body: &mut Body,
-    on_chunk: &mut dyn FnMut(usize) -> bool,
+    on_chunk: &mut dyn FnMut(&[u8]) -> bool,
 ) -> Result<(), HttpError> {
     match framing {
         Framing::None => Ok(()),
@@ -269,7 +269,7 @@ pub(crate) fn read_body<R: BufRead>(
 fn read_chunked<R: BufRead>(
     r: &mut R,
     body: &mut Body,
-    on_chunk: &mut dyn FnMut(usize) -> bool,
+    on_chunk: &mut dyn FnMut(&[u8]) -> bool,
 ) -> Result<(), HttpError> {
     body.complete = false;
     loop {
@@ -303,7 +303,7 @@ fn read_chunked<R: BufRead>(
             return Err(eof());
         }
         body.chunks.push(got);
-        let go_on = on_chunk(got);
+        let go_on = on_chunk(&body.data[body.data.len() - got..]);
         let crlf = read_line(r, 2)?;
         if crlf.is_empty() {
             return Err(eof());

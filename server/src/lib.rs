@@ -420,6 +420,8 @@ pub(crate) struct Known {
     /// Deliveries not answered yet.
     pub outstanding: usize,
     pub delivered_at: Option<Instant>,
+    /// [`Server::time_out`] was called: answers get 410.
+    pub timed_out: bool,
 }
 
 #[derive(Debug)]
@@ -429,6 +431,26 @@ pub(crate) struct OutcomeRec {
     /// Index into `State::requests`.
     pub req: usize,
     pub status: u16,
+}
+
+/// `f(request_id, chunk)`, see [`Server::watch_streams`].
+type ChunkFn = dyn Fn(&str, &[u8]) + Send + Sync;
+
+/// See [`Server::watch_streams`].
+#[derive(Clone)]
+pub(crate) struct StreamObserver(Arc<ChunkFn>);
+
+impl fmt::Debug for StreamObserver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("StreamObserver")
+    }
+}
+
+impl std::ops::Deref for StreamObserver {
+    type Target = ChunkFn;
+    fn deref(&self) -> &Self::Target {
+        &*self.0
+    }
 }
 
 /// Everything behind the lock.
@@ -463,6 +485,8 @@ pub(crate) struct State {
     pub barrier_open: bool,
     /// Connection threads alive.
     pub live_conns: usize,
+    /// Called with each chunk of a chunked `/response` body as it arrives.
+    pub stream_observer: Option<StreamObserver>,
     /// Threads waiting on each of `Shared::cvs` (so that nobody pays for a wake-up no one waits
     /// for: std's condvar makes a syscall on every notify).
     pub waiters: [usize; 4],
@@ -504,6 +528,7 @@ impl Known {
             answers: 0,
             outstanding: 0,
             delivered_at: None,
+            timed_out: false,
         }
     }
 }
@@ -946,6 +971,35 @@ impl Server {
     /// Waits up to `timeout` until at least `n` violations have been recorded.
     pub fn wait_violations(&self, n: usize, timeout: Duration) -> bool {
         self.wait_event(timeout, |st| st.violations.len() >= n)
+    }
+
+    /// When the invocation `request_id` was (last) delivered by a `/next`, if it was.
+    pub fn delivered_at(&self, request_id: &str) -> Option<Instant> {
+        self.shared.lock().known.get(request_id)?.delivered_at
+    }
+
+    /// Treats `request_id` as Lambda treats an invocation whose time ran out: it is withdrawn from
+    /// the queue if no `/next` took it yet, it no longer counts as in flight, and every later
+    /// `/response` or `/error` for it is answered `410 Gone` (and recorded as usual). Returns
+    /// whether the id was known.
+    pub fn time_out(&self, request_id: &str) -> bool {
+        let mut st = self.shared.lock();
+        let st = &mut *st;
+        st.queue.retain(|q| q.id != request_id);
+        let Some(k) = st.known.get_mut(request_id) else {
+            return false;
+        };
+        k.timed_out = true;
+        st.in_flight = st.in_flight.saturating_sub(k.outstanding);
+        k.outstanding = 0;
+        true
+    }
+
+    /// Calls `f(request_id, chunk)` with each chunk of every chunked (streamed) `/response` body, on
+    /// the connection's thread, as soon as the chunk has been read and before the rest of the body
+    /// is (so `f` must be quick, and must not call the server). Replaces an earlier `f`.
+    pub fn watch_streams(&self, f: impl Fn(&str, &[u8]) + Send + Sync + 'static) {
+        self.shared.lock().stream_observer = Some(StreamObserver(Arc::new(f)));
     }
 
     /// Answers currently withheld by [`ServerConfig::hold_answers_until_in_flight`]. A late

@@ -458,3 +458,41 @@ fn bytes_that_are_not_a_request_are_violations() {
     let v = server.violations().remove(1);
     assert!(v.what.contains("bad chunk size"), "{v:?}");
 }
+
+#[test]
+fn timed_out_invocations_are_withdrawn_or_answered_410_and_streams_can_be_watched() {
+    let server = Server::start().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<(String, Vec<u8>)>();
+    let tx = std::sync::Mutex::new(tx);
+    server.watch_streams(move |id, chunk| {
+        let _ = tx.lock().unwrap().send((id.to_string(), chunk.to_vec()));
+    });
+    // Not delivered yet: withdrawn from the queue.
+    let queued = server.invoke(Invocation::new("{}"));
+    assert!(server.time_out(&queued));
+    assert!(!server.time_out("unknown"));
+    let id = server.invoke(Invocation::new("{}"));
+    assert_eq!(server.delivered_at(&id), None);
+    let mut c = Client::new(&server);
+    assert_eq!(take(&mut c), id);
+    assert!(server.delivered_at(&id).is_some());
+    assert_eq!(server.in_flight(), 1);
+
+    c.send(format!("{}5\r\nfirst\r\n", streaming_head(&id)).as_bytes());
+    // Seen while the stream is still open.
+    let got = rx.recv_timeout(T).unwrap();
+    assert_eq!(
+        (got.0.as_str(), got.1.as_slice()),
+        (id.as_str(), &b"first"[..])
+    );
+    assert!(server.time_out(&id));
+    assert_eq!(server.in_flight(), 0);
+    c.send(b"4\r\nlast\r\n0\r\n\r\n");
+    assert_eq!(rx.recv_timeout(T).unwrap().1, b"last");
+    let r = c.response();
+    assert_eq!(r.status, 410);
+    assert!(r.body_str().contains("InvocationGone"));
+    let o = server.wait_outcome(&id, T).unwrap();
+    assert_eq!((o.status_sent, o.body_str()), (410, "firstlast"));
+    assert_eq!(server.in_flight(), 0);
+}
