@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 use std::io::{self, BufRead, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::{Child, ExitCode, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -13,8 +14,12 @@ const USAGE: &str = "\
 usage: lamina-server [OPTIONS]
 
 Runs a local fake AWS Lambda Runtime API on 127.0.0.1. With --bootstrap, starts that runtime,
-sends it the events, prints each response body on stdout (one line each) and exits. Without it,
-prints the environment for a runtime and serves until interrupted; then
+sends it the events, prints each response body on stdout (one line each; a streamed response
+chunk by chunk as it arrives, when one invocation runs at a time) and exits. As on Lambda, an
+invocation that outlives its timeout is reported as timed out and the bootstrap is killed and
+started again, and so is a bootstrap that exits: the remaining events are still sent. A failed
+invocation's line is Lambda's error payload (errorType Sandbox.Timedout or Runtime.ExitError).
+Without --bootstrap, prints the environment for a runtime and serves until interrupted; then
 `curl -d '{}' http://127.0.0.1:PORT/2015-03-31/functions/function/invocations` invokes it.
 
 options:
@@ -25,6 +30,8 @@ options:
   --repeat N             send the events N times, then print a summary on stderr
   --concurrency N        set AWS_LAMBDA_MAX_CONCURRENCY=N and keep N invocations outstanding
   --timeout SECS         per-invocation deadline (default 3)
+  --init-timeout SECS    how long a (re)started bootstrap may take to ask for its first
+                         invocation (default 10, Lambda's init limit)
   --function-name NAME   AWS_LAMBDA_FUNCTION_NAME (default test-function)
   --memory MB            AWS_LAMBDA_FUNCTION_MEMORY_SIZE (default 128)
   --port P               port to listen on (default: an ephemeral one)
@@ -33,17 +40,32 @@ options:
   --snap-start           answer /restore/next (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start)
   -h, --help             show this help
 
-exit status: 0 all answered, 1 some invocation answered with an error, 2 the runtime failed
-(exited early or did not answer in time), or bad usage.";
+exit status: 0 all answered, 1 some invocation answered with an error, 2 the runtime failed at
+least once (exited before answering, or an invocation timed out), or bad usage.";
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Args {
     bootstrap: Option<PathBuf>,
     events: Vec<Vec<u8>>,
     events_file: Option<PathBuf>,
     repeat: Option<usize>,
     concurrency: Option<u32>,
+    init_timeout: Duration,
     cfg: ServerConfig,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Args {
+            bootstrap: None,
+            events: Vec::new(),
+            events_file: None,
+            repeat: None,
+            concurrency: None,
+            init_timeout: Duration::from_secs(10),
+            cfg: ServerConfig::default(),
+        }
+    }
 }
 
 fn parse_num<T: std::str::FromStr>(opt: &str, v: &str) -> Result<T, String> {
@@ -85,6 +107,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
             "--repeat",
             "--concurrency",
             "--timeout",
+            "--init-timeout",
             "--function-name",
             "--memory",
             "--port",
@@ -116,12 +139,16 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
                 a.concurrency = Some(n);
                 a.cfg.max_concurrency = Some(n);
             }
-            "--timeout" => {
+            "--timeout" | "--init-timeout" => {
                 let s: f64 = parse_num(&opt, &value)?;
                 if !(s > 0.0 && s <= 86_400.0) {
-                    return Err(format!("--timeout: out of range: {value}"));
+                    return Err(format!("{opt}: out of range: {value}"));
                 }
-                a.cfg.timeout = Duration::from_secs_f64(s);
+                if opt == "--timeout" {
+                    a.cfg.timeout = Duration::from_secs_f64(s);
+                } else {
+                    a.init_timeout = Duration::from_secs_f64(s);
+                }
             }
             "--function-name" => {
                 if value.is_empty() || value.bytes().any(|b| b.is_ascii_control()) {
@@ -197,8 +224,12 @@ fn run(mut args: Args) -> Result<u8, String> {
             println!("export {k}={}", shell_quote(&v));
         }
         eprintln!(
-            "lamina-server: serving the Runtime API on {addr}; invoke with: curl -d '{{}}' http://{addr}/2015-03-31/functions/function/invocations",
-            addr = server.addr()
+            "lamina-server: serving the Runtime API on {addr}. The export lines on stdout are the \
+             environment a bootstrap needs (it cannot start without AWS_LAMBDA_RUNTIME_API={api}): \
+             run them in the shell that starts it. Then invoke with: \
+             curl -d '{{}}' http://{addr}/2015-03-31/functions/function/invocations",
+            addr = server.addr(),
+            api = server.runtime_api(),
         );
         let _ = io::stdout().flush();
         loop {
@@ -215,23 +246,85 @@ fn run(mut args: Args) -> Result<u8, String> {
     if args.events.is_empty() {
         return Err("no events to send".into());
     }
-    let mut cmd = server.command(&bootstrap);
-    cmd.stderr(Stdio::inherit());
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", bootstrap.display()))?;
-    // The runtime's stdout is its log, not a response: show it on stderr.
-    if let Some(mut out) = child.stdout.take() {
-        thread::spawn(move || io::copy(&mut out, &mut io::stderr()));
+    let out = Arc::new(Mutex::new(Output {
+        w: BufWriter::new(io::stdout()),
+        live: None,
+        printed: 0,
+    }));
+    if args.concurrency.unwrap_or(1) == 1 {
+        // One invocation at a time: a streamed response is printed chunk by chunk, as it arrives.
+        let out = Arc::clone(&out);
+        server.watch_streams(move |id, chunk| {
+            let mut o = lock(&out);
+            if o.live.as_deref() == Some(id) {
+                let _ = o.w.write_all(chunk);
+                let _ = o.w.flush();
+                o.printed += chunk.len();
+            }
+        });
     }
-    let result = drive(&server, &mut child, &args);
-    let rss = args.repeat.map(|_| peak_rss_kb(child.id()));
-    stop(&mut child);
+    let mut rt = Runtime::start(&server, bootstrap)?;
+    let result = drive(&server, &mut rt, &args, &out);
+    let rss = args.repeat.map(|_| peak_rss_kb(rt.child.id()));
+    stop(&mut rt.child);
+    let _ = lock(&out).w.flush();
     let (code, stats) = result;
     if let (Some(stats), Some(rss)) = (stats, rss) {
         stats.print(rss);
     }
     Ok(code)
+}
+
+/// Standard output, shared with the callback that prints streamed chunks.
+#[derive(Debug)]
+struct Output {
+    w: BufWriter<io::Stdout>,
+    /// The request id whose streamed chunks are printed as they arrive.
+    live: Option<String>,
+    /// Bytes of `live`'s response printed so far.
+    printed: usize,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The bootstrap process, restarted as Lambda would after it exits or an invocation times out.
+#[derive(Debug)]
+struct Runtime {
+    path: PathBuf,
+    child: Child,
+    /// When this process was started.
+    started: Instant,
+    /// Invocations this process answered.
+    answered: usize,
+}
+
+impl Runtime {
+    fn start(server: &Server, path: PathBuf) -> Result<Runtime, String> {
+        let mut cmd = server.command(&path);
+        cmd.stderr(Stdio::inherit());
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", path.display()))?;
+        // The runtime's stdout is its log, not a response: show it on stderr.
+        if let Some(mut out) = child.stdout.take() {
+            thread::spawn(move || io::copy(&mut out, &mut io::stderr()));
+        }
+        Ok(Runtime {
+            path,
+            child,
+            started: Instant::now(),
+            answered: 0,
+        })
+    }
+
+    /// Kills the process (as Lambda does, without notice) and starts a new one.
+    fn restart(&mut self, server: &Server) -> Result<(), String> {
+        kill(&mut self.child);
+        *self = Runtime::start(server, self.path.clone())?;
+        Ok(())
+    }
 }
 
 #[derive(Debug)]
@@ -273,16 +366,105 @@ impl Stats {
     }
 }
 
+/// Why an invocation got no answer from the runtime.
+#[derive(Debug)]
+enum Failure {
+    /// Its deadline passed.
+    TimedOut,
+    /// The bootstrap did not ask for it within the init timeout of starting.
+    InitTimedOut,
+    /// The bootstrap exited before answering it.
+    Exited(ExitStatus),
+    /// The bootstrap was restarted (for another invocation's failure) while it ran this one.
+    Lost,
+}
+
+impl Failure {
+    /// What Lambda returns to the caller, as JSON.
+    fn payload(&self, id: &str, args: &Args) -> String {
+        let (ty, why) = match self {
+            Failure::TimedOut => (
+                "Sandbox.Timedout",
+                format!(
+                    "Task timed out after {:.2} seconds",
+                    args.cfg.timeout.as_secs_f64()
+                ),
+            ),
+            Failure::InitTimedOut => (
+                "Sandbox.Timedout",
+                format!(
+                    "the bootstrap did not ask for the invocation within {:.2} seconds of starting (init timeout)",
+                    args.init_timeout.as_secs_f64()
+                ),
+            ),
+            Failure::Exited(status) if status.success() => (
+                "Runtime.ExitError",
+                "Runtime exited without providing a reason".to_string(),
+            ),
+            Failure::Exited(status) => (
+                "Runtime.ExitError",
+                format!("Runtime exited with error: {}", describe(*status)),
+            ),
+            Failure::Lost => (
+                "Runtime.ExitError",
+                "the runtime was restarted while it ran this invocation".to_string(),
+            ),
+        };
+        format!(r#"{{"errorType":"{ty}","errorMessage":"RequestId: {id} Error: {why}"}}"#)
+    }
+
+    /// The log line's reason.
+    fn describe(&self, args: &Args) -> String {
+        match self {
+            Failure::TimedOut => format!("timed out after {:.2} s", args.cfg.timeout.as_secs_f64()),
+            Failure::InitTimedOut => format!(
+                "not asked for within {:.2} s of the bootstrap's start (init timeout)",
+                args.init_timeout.as_secs_f64()
+            ),
+            Failure::Exited(status) => {
+                format!(
+                    "the bootstrap exited ({}) before answering",
+                    describe(*status)
+                )
+            }
+            Failure::Lost => "lost: the bootstrap was restarted while it ran it".to_string(),
+        }
+    }
+}
+
+/// How waiting for an invocation ended.
+#[derive(Debug)]
+enum Waited {
+    Answered(lamina_server::Outcome),
+    Failed(Failure),
+    /// The bootstrap exited between invocations (after answering some, before taking this one):
+    /// start a new one, as Lambda would, and keep waiting.
+    ExitedBetween(ExitStatus),
+}
+
+#[derive(Debug)]
+struct Pending {
+    /// 1-based event number.
+    n: usize,
+    id: String,
+    submitted: Instant,
+    /// Settled already (lost in a restart).
+    failed: Option<Failure>,
+}
+
 /// Sends every event, prints every answer. Returns the exit code and, with `--repeat`, the stats.
-fn drive(server: &Server, child: &mut Child, args: &Args) -> (u8, Option<Stats>) {
+fn drive(
+    server: &Server,
+    rt: &mut Runtime,
+    args: &Args,
+    out: &Mutex<Output>,
+) -> (u8, Option<Stats>) {
     let total = args.events.len() * args.repeat.unwrap_or(1);
     let window = args.concurrency.unwrap_or(1) as usize;
-    let limit = args.cfg.timeout + Duration::from_secs(5);
-    let mut out = BufWriter::new(io::stdout().lock());
-    let mut pending: VecDeque<(usize, String, Instant)> = VecDeque::with_capacity(window);
+    let mut pending: VecDeque<Pending> = VecDeque::with_capacity(window);
     let mut latencies = Vec::with_capacity(if args.repeat.is_some() { total } else { 0 });
     let mut sent = 0;
-    let mut code = 0;
+    let (mut any_error, mut runtime_failed) = (false, false);
     let mut first: Option<Instant> = None;
     let mut first_answer: Option<Instant> = None;
     let mut last: Option<Instant> = None;
@@ -292,54 +474,128 @@ fn drive(server: &Server, child: &mut Child, args: &Args) -> (u8, Option<Stats>)
             let now = Instant::now();
             first.get_or_insert(now);
             let id = server.invoke(Invocation::new(event.clone()));
-            pending.push_back((sent + 1, id, now));
+            if window == 1 {
+                let mut o = lock(out);
+                o.live = Some(id.clone());
+                o.printed = 0;
+            }
+            pending.push_back(Pending {
+                n: sent + 1,
+                id,
+                submitted: now,
+                failed: None,
+            });
             sent += 1;
         }
-        let Some((n, id, submitted)) = pending.pop_front() else {
+        let Some(front) = pending.front_mut() else {
             break;
         };
-        let outcome = match server.wait_outcome(&id, Duration::ZERO) {
-            Some(o) => Ok(o),
-            None => {
-                let _ = out.flush();
-                wait(server, child, &id, submitted + limit)
+        let waited = match front.failed.take() {
+            Some(f) => Waited::Failed(f),
+            None => wait(server, rt, front, args),
+        };
+        let (n, id, submitted) = (front.n, front.id.clone(), front.submitted);
+        match waited {
+            Waited::Answered(o) => {
+                pending.pop_front();
+                rt.answered += 1;
+                let latency = o.request.at.saturating_duration_since(submitted);
+                first_answer.get_or_insert(o.request.at);
+                last = last.max(Some(o.request.at));
+                let is_error = o.kind == OutcomeKind::Error || o.error_type().is_some();
+                let what = if is_error {
+                    any_error = true;
+                    format!("error ({})", o.error_type().unwrap_or("no error type"))
+                } else {
+                    "response".to_string()
+                };
+                {
+                    let mut o_ = lock(out);
+                    let printed = if o_.live.as_deref() == Some(&id) {
+                        o_.live = None;
+                        std::mem::take(&mut o_.printed)
+                    } else {
+                        0
+                    };
+                    let rest = o.request.body.get(printed..).unwrap_or_default();
+                    let _ = o_.w.write_all(rest);
+                    let _ = o_.w.write_all(b"\n");
+                    if window == 1 || pending.is_empty() {
+                        let _ = o_.w.flush();
+                    }
+                }
+                // One write per line: `eprintln!` on unbuffered stderr writes each piece separately.
+                let line = format!(
+                    "lamina-server: #{n} {id} {what} {} B in {:.2} ms\n",
+                    o.request.body.len(),
+                    latency.as_secs_f64() * 1000.0
+                );
+                let _ = io::stderr().write_all(line.as_bytes());
+                if args.repeat.is_some() {
+                    latencies.push(latency);
+                }
             }
-        };
-        let o = match outcome {
-            Ok(o) => o,
-            Err(why) => {
-                let _ = out.flush();
-                eprintln!("lamina-server: #{n} {id}: {why}");
-                return (2, None);
+            Waited::ExitedBetween(status) => {
+                let line = format!(
+                    "lamina-server: the bootstrap exited ({}) between invocations; starting it again\n",
+                    describe(status)
+                );
+                let _ = io::stderr().write_all(line.as_bytes());
+                if let Err(e) = rt.restart(server) {
+                    eprintln!("lamina-server: {e}");
+                    return (2, None);
+                }
             }
-        };
-        let latency = o.request.at.saturating_duration_since(submitted);
-        first_answer.get_or_insert(o.request.at);
-        last = last.max(Some(o.request.at));
-        let is_error = o.kind == OutcomeKind::Error || o.error_type().is_some();
-        let what = if is_error {
-            code = 1;
-            format!("error ({})", o.error_type().unwrap_or("no error type"))
-        } else {
-            "response".to_string()
-        };
-        let _ = out.write_all(&o.request.body);
-        let _ = out.write_all(b"\n");
-        if window == 1 || pending.is_empty() {
-            let _ = out.flush();
-        }
-        // One write per line: `eprintln!` on unbuffered stderr writes each piece separately.
-        let line = format!(
-            "lamina-server: #{n} {id} {what} {} B in {:.2} ms\n",
-            o.request.body.len(),
-            latency.as_secs_f64() * 1000.0
-        );
-        let _ = io::stderr().write_all(line.as_bytes());
-        if args.repeat.is_some() {
-            latencies.push(latency);
+            Waited::Failed(failure) => {
+                pending.pop_front();
+                runtime_failed = true;
+                server.time_out(&id);
+                {
+                    let mut o_ = lock(out);
+                    if o_.live.as_deref() == Some(&id) {
+                        o_.live = None;
+                        if std::mem::take(&mut o_.printed) > 0 {
+                            // End the line of the cut stream.
+                            let _ = o_.w.write_all(b"\n");
+                        }
+                    }
+                    let _ = o_.w.write_all(failure.payload(&id, args).as_bytes());
+                    let _ = o_.w.write_all(b"\n");
+                    let _ = o_.w.flush();
+                }
+                let more = sent < total || !pending.is_empty();
+                let lost = matches!(failure, Failure::Lost);
+                let line = format!(
+                    "lamina-server: #{n} {id} {}{}\n",
+                    failure.describe(args),
+                    if more && !lost {
+                        "; restarting the bootstrap"
+                    } else {
+                        ""
+                    }
+                );
+                let _ = io::stderr().write_all(line.as_bytes());
+                if lost {
+                    continue;
+                }
+                if !more {
+                    kill(&mut rt.child);
+                    continue;
+                }
+                // The new process cannot answer what the old one had taken.
+                for p in pending.iter_mut() {
+                    if p.failed.is_none() && server.delivered_at(&p.id).is_some() {
+                        server.time_out(&p.id);
+                        p.failed = Some(Failure::Lost);
+                    }
+                }
+                if let Err(e) = rt.restart(server) {
+                    eprintln!("lamina-server: {e}");
+                    return (2, None);
+                }
+            }
         }
     }
-    let _ = out.flush();
     let stats = args.repeat.map(|_| Stats {
         latencies,
         elapsed: match (first, last) {
@@ -351,36 +607,46 @@ fn drive(server: &Server, child: &mut Child, args: &Args) -> (u8, Option<Stats>)
             _ => Duration::ZERO,
         },
     });
+    let code = if runtime_failed {
+        2
+    } else {
+        u8::from(any_error)
+    };
     (code, stats)
 }
 
-/// Waits for the outcome of `id` until `deadline`, watching the runtime process.
-fn wait(
-    server: &Server,
-    child: &mut Child,
-    id: &str,
-    deadline: Instant,
-) -> Result<lamina_server::Outcome, String> {
+/// Waits for the answer to `p`, watching its deadline (from its delivery; until then the init
+/// timeout from the later of its submission and the bootstrap's start) and the bootstrap process.
+fn wait(server: &Server, rt: &mut Runtime, p: &Pending, args: &Args) -> Waited {
     loop {
-        let now = Instant::now();
+        let delivered = server.delivered_at(&p.id);
+        let deadline = match delivered {
+            Some(t) => t + args.cfg.timeout,
+            None => p.submitted.max(rt.started) + args.init_timeout,
+        };
         let slice = deadline
-            .saturating_duration_since(now)
+            .saturating_duration_since(Instant::now())
             .min(Duration::from_millis(100));
-        if let Some(o) = server.wait_outcome(id, slice) {
-            return Ok(o);
+        if let Some(o) = server.wait_outcome(&p.id, slice) {
+            return Waited::Answered(o);
         }
-        if let Ok(Some(status)) = child.try_wait() {
+        if let Ok(Some(status)) = rt.child.try_wait() {
             // It may have answered just before exiting.
-            if let Some(o) = server.wait_outcome(id, Duration::from_millis(50)) {
-                return Ok(o);
+            if let Some(o) = server.wait_outcome(&p.id, Duration::from_millis(50)) {
+                return Waited::Answered(o);
             }
-            return Err(format!(
-                "the bootstrap exited ({}) before answering",
-                describe(status)
-            ));
+            let taken = server.delivered_at(&p.id).is_some();
+            if !taken && rt.answered > 0 {
+                return Waited::ExitedBetween(status);
+            }
+            return Waited::Failed(Failure::Exited(status));
         }
-        if Instant::now() >= deadline {
-            return Err("no answer in time (timeout + 5 s)".to_string());
+        if Instant::now() >= deadline && server.delivered_at(&p.id) == delivered {
+            return Waited::Failed(if delivered.is_some() {
+                Failure::TimedOut
+            } else {
+                Failure::InitTimedOut
+            });
         }
     }
 }
@@ -404,6 +670,12 @@ fn peak_rss_kb(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Kills the runtime at once (SIGKILL), as Lambda does to a runtime that timed out.
+fn kill(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// Stops the runtime: SIGTERM (via `kill`), then SIGKILL after 2 s.
@@ -450,6 +722,7 @@ mod tests {
             "--prefix=/.rt",
             "--timeout",
             "1.5",
+            "--init-timeout=0.25",
             "--http",
         ])
         .unwrap()
@@ -459,6 +732,11 @@ mod tests {
         assert_eq!(a.cfg.max_concurrency, Some(4));
         assert_eq!(a.cfg.path_prefix, "/.rt");
         assert_eq!(a.cfg.timeout, Duration::from_millis(1500));
+        assert_eq!(a.init_timeout, Duration::from_millis(250));
+        assert_eq!(
+            parse(&["--bootstrap", "b"]).unwrap().unwrap().init_timeout,
+            Duration::from_secs(10)
+        );
         assert!(a.cfg.http_scheme);
         assert!(parse(&["--help"]).unwrap().is_none());
         for bad in [
@@ -470,6 +748,7 @@ mod tests {
             &["--http=1"],
             &["--prefix", "rt"],
             &["--timeout", "-1"],
+            &["--init-timeout", "0"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }

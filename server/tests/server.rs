@@ -729,8 +729,19 @@ fn binary_runs_a_bootstrap() {
         "{err}"
     );
 
+    // The event whose bootstrap exited gets Lambda's error payload (binary.rs tests restarts).
     let (code, out, err) = run(&["--event", r#"{"name":"a"}"#, "--event", r#"{"exit":1}"#]);
-    assert_eq!((code, out.as_str()), (Some(2), "\"Hello a!\"\n"), "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        (code, lines.len(), lines[0]),
+        (Some(2), 2, "\"Hello a!\""),
+        "{err}"
+    );
+    assert!(
+        lines[1].starts_with(r#"{"errorType":"Runtime.ExitError","#)
+            && lines[1].ends_with(r#"Runtime exited with error: exit status 3"}"#),
+        "{out}"
+    );
     assert!(err.contains("exited (exit status 3)"), "{err}");
 
     let (code, _, err) = run(&["--bogus"]);
