@@ -8,7 +8,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use lamina_core::response::{Decoder, Limits, Status};
-use lamina_core::{Config, Context, Endpoint, Event, Input, Machine, request};
+use lamina_core::{
+    Action, Answer, Config, Context, Driver, Endpoint, Input, Lane, Now, Options, request,
+};
 
 const NEXT: &[u8] = b"HTTP/1.1 200 OK\r\n\
 Content-Type: application/json\r\n\
@@ -70,26 +72,35 @@ fn main() {
         black_box(ctx.decode(black_box(&NEXT[..head_len])).unwrap());
     });
 
-    let mut m = Machine::new(ep.clone(), Config::default());
+    let config =
+        Config::from_lookup(|n| (n == "AWS_LAMBDA_RUNTIME_API").then_some("127.0.0.1:9001"))
+            .unwrap();
+    let mut lanes = [Lane::default()];
+    let mut d = Driver::new(config, Options::default(), &mut lanes).unwrap();
+    let _ = d.poll_action();
+    d.phase_done().unwrap();
+    let now = Now {
+        instant: lamina_core::Instant::from_millis(1),
+        unix_ms: 1_542_409_700_000,
+    };
     let accepted = b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n{\"status\":\"OK\"}\n".to_vec();
     let mut acc = accepted.clone();
-    measure("machine: next + decode + respond + accepted", || {
-        m.poll_next(&mut out).unwrap();
-        let Input::Complete {
-            event: Event::Invocation { .. },
-            ..
-        } = m.handle(&mut buf).unwrap()
-        else {
+    measure("driver: next + decode + respond + accepted", || {
+        let t = d.poll_transmit(0, now, &mut out).unwrap().unwrap();
+        let _ = black_box(t);
+        d.transmitted(0, now);
+        assert_eq!(d.handle_input(0, &mut buf, now), Input::Done);
+        let Some(Action::Invoke { .. }) = d.poll_action() else {
             panic!()
         };
-        black_box(m.respond(&mut out, "application/json", 14).unwrap());
-        let Input::Complete {
-            event: Event::Accepted,
-            ..
-        } = m.handle(&mut acc).unwrap()
-        else {
-            panic!()
+        let answer = Answer::Response {
+            content_type: "application/json",
+            len: 14,
         };
+        d.submit(0, answer, &mut out).unwrap();
+        let _ = black_box(d.poll_transmit(0, now, &mut out).unwrap().unwrap());
+        d.transmitted(0, now);
+        assert_eq!(d.handle_input(0, &mut acc, now), Input::Done);
     });
 
     let id = lamina_core::Id::new(b"8476a536-e9f4-11e8-9739-2dfe598c3fcd").unwrap();

@@ -6,27 +6,33 @@ use crate::buf::Writer;
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/// The base64 digit for the low six bits of `n`.
+fn sextet(n: u32) -> u8 {
+    ALPHABET.get((n & 63) as usize).copied().unwrap_or(b'A')
+}
+
 /// Writes `input` base64-encoded with padding.
 pub(crate) fn encode(w: &mut impl Sink, input: &[u8]) {
     let mut chunks = input.chunks_exact(3);
     for c in &mut chunks {
-        let n = (u32::from(c[0]) << 16) | (u32::from(c[1]) << 8) | u32::from(c[2]);
+        let &[a, b, c] = c else { continue };
+        let n = (u32::from(a) << 16) | (u32::from(b) << 8) | u32::from(c);
         for shift in [18, 12, 6, 0] {
-            w.byte(ALPHABET[((n >> shift) & 63) as usize]);
+            w.byte(sextet(n >> shift));
         }
     }
     match *chunks.remainder() {
         [a] => {
             let n = u32::from(a) << 16;
-            w.byte(ALPHABET[((n >> 18) & 63) as usize]);
-            w.byte(ALPHABET[((n >> 12) & 63) as usize]);
+            w.byte(sextet(n >> 18));
+            w.byte(sextet(n >> 12));
             w.put(b"==");
         }
         [a, b] => {
             let n = (u32::from(a) << 16) | (u32::from(b) << 8);
-            w.byte(ALPHABET[((n >> 18) & 63) as usize]);
-            w.byte(ALPHABET[((n >> 12) & 63) as usize]);
-            w.byte(ALPHABET[((n >> 6) & 63) as usize]);
+            w.byte(sextet(n >> 18));
+            w.byte(sextet(n >> 12));
+            w.byte(sextet(n >> 6));
             w.byte(b'=');
         }
         _ => {}
@@ -112,7 +118,8 @@ pub(crate) fn decode(input: &[u8], out: &mut [u8]) -> Option<usize> {
     };
     let mut chunks = input.chunks_exact(4);
     for c in &mut chunks {
-        let n = (value(c[0])? << 18) | (value(c[1])? << 12) | (value(c[2])? << 6) | value(c[3])?;
+        let &[a, b, c, d] = c else { continue };
+        let n = (value(a)? << 18) | (value(b)? << 12) | (value(c)? << 6) | value(d)?;
         push((n >> 16) as u8)?;
         push((n >> 8) as u8)?;
         push(n as u8)?;

@@ -84,30 +84,30 @@ impl<'a> Writer<'a> {
     pub(crate) fn dec(&mut self, mut n: u64) {
         let mut tmp = [0u8; 20];
         let mut i = tmp.len();
-        loop {
+        for slot in tmp.iter_mut().rev() {
+            *slot = b'0' + (n % 10) as u8;
             i -= 1;
-            tmp[i] = b'0' + (n % 10) as u8;
             n /= 10;
             if n == 0 {
                 break;
             }
         }
-        self.put(&tmp[i..]);
+        self.put(tmp.get(i..).unwrap_or_default());
     }
 
     /// Lower-case hexadecimal, as chunk sizes are written.
     pub(crate) fn hex(&mut self, mut n: u64) {
         let mut tmp = [0u8; 16];
         let mut i = tmp.len();
-        loop {
+        for slot in tmp.iter_mut().rev() {
+            *slot = hex_digit(n as u8);
             i -= 1;
-            tmp[i] = b"0123456789abcdef"[(n & 0xf) as usize];
             n >>= 4;
             if n == 0 {
                 break;
             }
         }
-        self.put(&tmp[i..]);
+        self.put(tmp.get(i..).unwrap_or_default());
     }
 
     pub(crate) fn finish(self) -> Result<usize, BufferTooSmall> {
@@ -121,6 +121,14 @@ impl<'a> Writer<'a> {
 
 /// ASCII case-insensitive equality, for header names.
 #[inline]
+/// The lower-case hexadecimal digit for the low four bits of `n`.
+pub(crate) fn hex_digit(n: u8) -> u8 {
+    b"0123456789abcdef"
+        .get(usize::from(n & 0xf))
+        .copied()
+        .unwrap_or(b'0')
+}
+
 pub(crate) fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
     a.eq_ignore_ascii_case(b)
 }

@@ -1,5 +1,7 @@
 //! The invocation `Context`, decoded from the head of a `/next` response.
 
+use core::mem::MaybeUninit;
+
 use heapless::{LinearMap, String};
 use serde::Deserialize;
 
@@ -221,22 +223,31 @@ impl Context {
     /// On `Err`, `self.request_id` holds the request id when a valid one was read (check
     /// [`Id::is_empty`]), so the invocation can still be answered.
     pub fn decode(&mut self, head: &[u8]) -> Result<Warnings, InvalidInvocation> {
-        self.clear();
-        let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let parsed = match parse_head(head, &mut storage) {
-            Ok(p) => p,
+        let mut storage = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+        match parse_head(head, &mut storage) {
+            Ok((_, _, headers)) => self.decode_fields(headers),
             Err(e) => {
+                self.clear();
                 if let Some(id) = salvage_request_id(head) {
                     self.request_id = id;
                 }
-                return Err(InvalidInvocation::Http(e));
+                Err(InvalidInvocation::Http(e))
             }
-        };
+        }
+    }
+
+    /// Fills `self` from the header fields of a `/next` response (as the decoder hands them
+    /// out), reusing its storage. Errors as [`decode`](Context::decode).
+    pub fn decode_fields(
+        &mut self,
+        headers: &[httparse::Header<'_>],
+    ) -> Result<Warnings, InvalidInvocation> {
+        self.clear();
         let mut warnings = Warnings::NONE;
         let mut deadline: Option<Option<u64>> = None;
         let mut request_id: Option<Option<Id>> = None;
         let mut invocation_id: Option<Option<Id>> = None;
-        for h in parsed.headers.iter() {
+        for h in headers {
             let Some(name) = strip_prefix_ignore_case(h.name.as_bytes(), b"lambda-runtime-") else {
                 continue;
             };
@@ -304,6 +315,21 @@ impl Context {
         self.identity = None;
         self.tenant_id = None;
         self.invocation_id = None;
+    }
+}
+
+#[cfg(feature = "std")]
+impl Context {
+    /// The invocation's deadline on the wall clock.
+    pub fn deadline(&self) -> std::time::SystemTime {
+        std::time::UNIX_EPOCH + std::time::Duration::from_millis(self.deadline_ms)
+    }
+
+    /// Time left until the deadline (zero once it has passed).
+    pub fn remaining(&self) -> std::time::Duration {
+        self.deadline()
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default()
     }
 }
 

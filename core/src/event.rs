@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::machine::error_type;
+use crate::error_type;
 
 /// Why a typed event or response could not be converted. The transport reports it as the
 /// invocation's `/error`.

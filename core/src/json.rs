@@ -1,8 +1,8 @@
 //! JSON string escaping and the Runtime API's error documents.
 
-use crate::buf::Sink;
 #[cfg(test)]
 use crate::buf::Writer;
+use crate::buf::{Sink, hex_digit};
 
 /// Writes `s` as the inside of a JSON string: `"` and `\` escaped, every control character
 /// (U+0000..U+001F) and DEL (U+007F) escaped, everything else (valid UTF-8 by construction)
@@ -28,8 +28,8 @@ pub(crate) fn write_escaped(w: &mut impl Sink, s: &str) {
         w.put(bytes.get(start..i).unwrap_or_default());
         if esc.is_empty() {
             w.put(b"\\u00");
-            w.byte(b"0123456789abcdef"[usize::from(b >> 4)]);
-            w.byte(b"0123456789abcdef"[usize::from(b & 0xf)]);
+            w.byte(hex_digit(b >> 4));
+            w.byte(hex_digit(b));
         } else {
             w.put(esc);
         }

@@ -9,46 +9,48 @@
 //!   `keep` is below `buf.len()` only when the decoder discards a body it refused or chunk
 //!   framing it already read.
 //! - [`Status::Complete`]: the whole message is in `buf[..consumed]`; its head is
-//!   `buf[..head_len]` and its body is `buf[body]` (chunked bodies are joined in place, so the
+//!   `buf[head]` and its body is `buf[body]` (chunked bodies are joined in place, so the
 //!   body is always one slice). Bytes after `consumed` belong to the next message: the caller
 //!   moves them to the front. The decoder is ready for that next message.
+//!
+//! Interim responses (`1xx` other than `101`) before the final one are skipped, however many
+//! there are (RFC 9110 section 15.2); the final message then starts at [`Message::head`]`.start`.
 //!
 //! A body larger than the limit is not an error: it is read and discarded, and the message
 //! completes with `body_too_large` set, so that the connection stays usable and the caller can
 //! still answer for it. Everything else that is not HTTP is a [`DecodeError`]; the connection
 //! must then be closed.
 
+use core::mem::MaybeUninit;
 use core::ops::Range;
 
 use crate::buf::{eq_ignore_case, parse_u64, trim_ows};
 
-/// Most headers any response may carry (the size of the parser's stack array).
-pub const MAX_HEADERS: usize = 64;
+/// Most header fields one response head may carry. The head-size limit is the real bound:
+/// 512 fields fill a 16 KiB head at 32 bytes each. The parser's array is not initialised, so
+/// its size costs stack space (16 KiB while a head is parsed) but no time.
+pub const MAX_HEADERS: usize = 512;
 /// Longest chunk-size line (size, extensions, CRLF) accepted.
 pub const MAX_CHUNK_LINE: usize = 1024;
 
 /// Bounds on what the decoder accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Longest head (status line and headers), in bytes.
+    /// Longest head (status line and headers), in bytes; interim heads count separately.
     pub max_head: usize,
-    /// Most header fields (at most [`MAX_HEADERS`]).
-    pub max_headers: usize,
     /// Largest body kept; a larger one is drained and flagged.
     pub max_body: usize,
 }
 
 impl Limits {
-    /// The limits for `/next`: a 16 KiB head, 64 headers and a 6 MiB event.
+    /// The limits for `/next`: a 16 KiB head and a 6 MiB event.
     pub const NEXT: Limits = Limits {
         max_head: 16 * 1024,
-        max_headers: MAX_HEADERS,
         max_body: 6 * 1024 * 1024,
     };
-    /// The limits for answers to `/response` and `/error`: small JSON documents.
-    pub const ANSWER: Limits = Limits {
+    /// The limits for replies to every other request: small JSON documents.
+    pub const REPLY: Limits = Limits {
         max_head: 16 * 1024,
-        max_headers: MAX_HEADERS,
         max_body: 64 * 1024,
     };
 
@@ -71,9 +73,10 @@ impl Default for Limits {
 pub enum DecodeError {
     /// The head is longer than `max_head`.
     HeadTooLarge,
-    /// More header fields than `max_headers`.
+    /// More header fields than [`MAX_HEADERS`].
     TooManyHeaders,
-    /// The status line or a header is not valid HTTP/1.1.
+    /// The status line or a header is not valid HTTP/1.1 (or a `101 Switching Protocols`,
+    /// which lamina never asks for).
     InvalidHead,
     /// `Content-Length` is not a number, or several disagree.
     InvalidContentLength,
@@ -129,8 +132,8 @@ pub enum Status {
 pub struct Message {
     /// The status code.
     pub status: u16,
-    /// `buf[..head_len]` is the head, for [`parse_head`] or `Context` decoding.
-    pub head_len: usize,
+    /// Where the final head is: `buf[head]` (after any interim responses that were skipped).
+    pub head: Range<usize>,
     /// Where the (de-chunked) body is; empty when it was refused.
     pub body: Range<usize>,
     /// Bytes of the buffer this message used; what follows is the next message.
@@ -152,8 +155,14 @@ enum Chunk {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
-    Head { scanned: usize },
-    Length { remaining: u64 },
+    /// Looking for the end of the head that starts at `start`; `buf[..scanned]` has no end in it.
+    Head {
+        start: usize,
+        scanned: usize,
+    },
+    Length {
+        remaining: u64,
+    },
     Chunked(Chunk),
     UntilEof,
 }
@@ -165,7 +174,9 @@ pub struct Decoder {
     phase: Phase,
     status: u16,
     close: bool,
-    head_len: usize,
+    /// Where the final head starts (after skipped interim responses).
+    head_start: usize,
+    head_end: usize,
     /// End of the body kept so far.
     body_end: usize,
     /// Next raw byte to look at (after `body_end` for chunked bodies).
@@ -179,7 +190,7 @@ pub struct Decoder {
     kept: usize,
 }
 
-/// The parts of a head the decoder needs; `parse_head` gives the rest.
+/// The parts of a head the decoder needs.
 struct HeadInfo {
     status: u16,
     close: bool,
@@ -187,15 +198,29 @@ struct HeadInfo {
     chunked: bool,
 }
 
+/// Called with the final head's status and header fields once they parsed, so a caller can read
+/// what it needs without parsing the head a second time.
+pub type OnHead<'f> = &'f mut dyn FnMut(u16, &[httparse::Header<'_>]);
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Decoder::new(Limits::NEXT)
+    }
+}
+
 impl Decoder {
     /// A decoder with these limits.
     pub fn new(limits: Limits) -> Self {
         Decoder {
             limits,
-            phase: Phase::Head { scanned: 0 },
+            phase: Phase::Head {
+                start: 0,
+                scanned: 0,
+            },
             status: 0,
             close: false,
-            head_len: 0,
+            head_start: 0,
+            head_end: 0,
             body_end: 0,
             raw: 0,
             body_total: 0,
@@ -205,45 +230,40 @@ impl Decoder {
         }
     }
 
-    /// The limits in force.
-    pub fn limits(&self) -> Limits {
-        self.limits
+    /// Forgets any partial message and takes `limits` for the next one.
+    pub fn reset(&mut self, limits: Limits) {
+        *self = Decoder::new(limits);
     }
 
-    /// Changes the limits; takes effect at the next message.
-    pub fn set_limits(&mut self, limits: Limits) {
-        self.limits = limits;
-    }
-
-    /// Forgets any partial message (after the connection was dropped).
-    pub fn reset(&mut self) {
-        *self = Decoder::new(self.limits);
-    }
-
-    /// The length of the current message's head once it has been read whole (while the body
-    /// is still coming); `None` before. The head stays at `buf[..head_len]` until the message
-    /// completes, so a caller cut off mid-body can still read it.
-    pub fn head_len(&self) -> Option<usize> {
+    /// Where the current message's final head is once it has been read whole (while the body
+    /// is still coming); `None` before. The head stays there until the message completes, so a
+    /// caller cut off mid-body can still read it.
+    pub fn head(&self) -> Option<Range<usize>> {
         match self.phase {
             Phase::Head { .. } => None,
-            _ => Some(self.head_len),
+            _ => Some(self.head_start..self.head_end),
         }
-    }
-
-    /// Whether a message has begun (some of its bytes were seen).
-    pub fn in_message(&self) -> bool {
-        self.kept > 0 || !matches!(self.phase, Phase::Head { scanned: 0 })
     }
 
     /// Decodes as far as `buf` allows. See the module docs for the contract.
     pub fn advance(&mut self, buf: &mut [u8]) -> Result<Status, DecodeError> {
+        self.advance_with(buf, &mut |_, _| {})
+    }
+
+    /// Like [`advance`](Decoder::advance), and calls `on_head` once with the final head's
+    /// fields (before the body is read).
+    pub fn advance_with(
+        &mut self,
+        buf: &mut [u8],
+        on_head: OnHead<'_>,
+    ) -> Result<Status, DecodeError> {
         if buf.len() < self.kept {
             return Err(DecodeError::BufferMismatch);
         }
-        let result = self.step(buf);
+        let result = self.step(buf, on_head);
         match &result {
             Ok(Status::NeedMore { keep }) => self.kept = *keep,
-            _ => self.reset(),
+            _ => self.reset(self.limits),
         }
         result
     }
@@ -251,41 +271,71 @@ impl Decoder {
     /// The connection reached EOF with `buf` unconsumed: completes a body delimited by the
     /// close, errs otherwise (an empty `buf` with no message begun is not an error: `Ok(None)`).
     pub fn finish(&mut self, buf: &mut [u8]) -> Result<Option<Message>, DecodeError> {
+        self.finish_with(buf, &mut |_, _| {})
+    }
+
+    /// Like [`finish`](Decoder::finish), calling `on_head` as [`advance_with`] does.
+    ///
+    /// [`advance_with`]: Decoder::advance_with
+    pub fn finish_with(
+        &mut self,
+        buf: &mut [u8],
+        on_head: OnHead<'_>,
+    ) -> Result<Option<Message>, DecodeError> {
+        let limits = self.limits;
         if buf.len() < self.kept {
-            self.reset();
+            self.reset(limits);
             return Err(DecodeError::BufferMismatch);
         }
-        let result = match self.step(buf) {
+        let result = match self.step(buf, on_head) {
             Ok(Status::Complete(m)) => Ok(Some(m)),
             Ok(Status::NeedMore { keep }) => match self.phase {
                 Phase::UntilEof => Ok(Some(self.complete(keep))),
-                Phase::Head { .. } if buf.is_empty() => Ok(None),
+                Phase::Head { scanned: 0, .. } if keep == 0 => Ok(None),
                 _ => Err(DecodeError::UnexpectedEof),
             },
             Err(e) => Err(e),
         };
-        self.reset();
+        self.reset(limits);
         result
     }
 
-    fn step(&mut self, buf: &mut [u8]) -> Result<Status, DecodeError> {
+    fn step(&mut self, buf: &mut [u8], on_head: OnHead<'_>) -> Result<Status, DecodeError> {
         loop {
             match self.phase {
-                Phase::Head { scanned } => {
-                    let Some(end) = find_head_end(buf, scanned) else {
-                        if buf.len() > self.limits.max_head {
+                Phase::Head { start, scanned } => {
+                    let Some(end) = find_head_end(buf, start, scanned) else {
+                        let pending = buf.len().saturating_sub(start);
+                        if pending > self.limits.max_head {
                             return Err(DecodeError::HeadTooLarge);
                         }
-                        self.phase = Phase::Head { scanned: buf.len() };
-                        return Ok(Status::NeedMore { keep: buf.len() });
+                        // Interim responses already read are dropped: move what follows them
+                        // to the front, so any number of them fits the buffer.
+                        if start > 0 {
+                            buf.copy_within(start.., 0);
+                        }
+                        self.phase = Phase::Head {
+                            start: 0,
+                            scanned: pending,
+                        };
+                        return Ok(Status::NeedMore { keep: pending });
                     };
-                    if end > self.limits.max_head {
+                    if end - start > self.limits.max_head {
                         return Err(DecodeError::HeadTooLarge);
                     }
-                    let info = read_head(buf.get(..end).unwrap_or_default(), &self.limits)?;
+                    let head = buf.get(start..end).unwrap_or_default();
+                    let Some(info) = read_head(head, on_head)? else {
+                        // An interim response: the final one starts after it.
+                        self.phase = Phase::Head {
+                            start: end,
+                            scanned: end,
+                        };
+                        continue;
+                    };
                     self.status = info.status;
                     self.close = info.close;
-                    self.head_len = end;
+                    self.head_start = start;
+                    self.head_end = end;
                     self.body_end = end;
                     self.raw = end;
                     self.body_total = 0;
@@ -313,13 +363,13 @@ impl Decoder {
                         if remaining == 0 {
                             // The rest of `buf` (if any) is the next message.
                             let consumed = self.body_end + take as usize;
-                            let mut m = self.complete(self.head_len);
+                            let mut m = self.complete(self.head_end);
                             m.consumed = consumed;
                             return Ok(Status::Complete(m));
                         }
                         self.phase = Phase::Length { remaining };
                         return Ok(Status::NeedMore {
-                            keep: self.head_len,
+                            keep: self.head_end,
                         });
                     }
                     self.body_end += take as usize;
@@ -334,9 +384,9 @@ impl Decoder {
                     self.body_total += avail as u64;
                     if self.too_large || self.body_total > self.limits.max_body as u64 {
                         self.too_large = true;
-                        self.body_end = self.head_len;
+                        self.body_end = self.head_end;
                         return Ok(Status::NeedMore {
-                            keep: self.head_len,
+                            keep: self.head_end,
                         });
                     }
                     self.body_end = buf.len();
@@ -375,7 +425,7 @@ impl Decoder {
                     self.body_total = self.body_total.saturating_add(size);
                     if !self.too_large && self.body_total > self.limits.max_body as u64 {
                         self.too_large = true;
-                        self.body_end = self.head_len;
+                        self.body_end = self.head_end;
                     }
                     self.phase = Phase::Chunked(Chunk::Data(size));
                 }
@@ -449,13 +499,13 @@ impl Decoder {
 
     fn complete(&self, body_end: usize) -> Message {
         let body = if self.too_large {
-            self.head_len..self.head_len
+            self.head_end..self.head_end
         } else {
-            self.head_len..body_end
+            self.head_end..body_end
         };
         Message {
             status: self.status,
-            head_len: self.head_len,
+            head: self.head_start..self.head_end,
             body,
             consumed: body_end,
             close: self.close,
@@ -464,10 +514,11 @@ impl Decoder {
     }
 }
 
-/// Finds the end of the head (the index after the blank line), searching from a little before
-/// `scanned` so a terminator split across reads is found without rescanning the whole head.
-fn find_head_end(buf: &[u8], scanned: usize) -> Option<usize> {
-    let from = scanned.saturating_sub(3);
+/// Finds the end of the head that starts at `start` (the index after the blank line), searching
+/// from a little before `scanned` so a terminator split across reads is found without rescanning
+/// the whole head.
+fn find_head_end(buf: &[u8], start: usize, scanned: usize) -> Option<usize> {
+    let from = scanned.saturating_sub(3).max(start);
     let tail = buf.get(from..)?;
     let mut i = 0;
     while let Some(off) = tail.get(i..)?.iter().position(|&b| b == b'\n') {
@@ -499,34 +550,16 @@ fn parse_hex(s: &[u8]) -> Option<u64> {
     Some(n)
 }
 
-/// A parsed head: status, reason and the header fields, borrowed from the buffer.
-#[derive(Debug)]
-pub struct Head<'b, 'h> {
-    /// Status code.
-    pub status: u16,
-    /// HTTP minor version (0 or 1).
-    pub version: u8,
-    /// The header fields, in order.
-    pub headers: &'h [httparse::Header<'b>],
-}
-
-impl<'b> Head<'b, '_> {
-    /// The value of the first header named `name` (case-insensitive).
-    pub fn get(&self, name: &str) -> Option<&'b [u8]> {
-        self.headers
-            .iter()
-            .find(|h| eq_ignore_case(h.name.as_bytes(), name.as_bytes()))
-            .map(|h| h.value)
-    }
-}
-
-/// Parses a complete head (`buf[..head_len]` of a [`Message`]) into `storage`.
-pub fn parse_head<'b, 'h>(
+/// Parses a complete head into `storage` (which need not be initialised): its status, HTTP
+/// minor version and header fields.
+pub(crate) fn parse_head<'b, 'h>(
     head: &'b [u8],
-    storage: &'h mut [httparse::Header<'b>],
-) -> Result<Head<'b, 'h>, DecodeError> {
-    let mut res = httparse::Response::new(storage);
-    match res.parse(head) {
+    storage: &'h mut [MaybeUninit<httparse::Header<'b>>],
+) -> Result<(u16, u8, &'h [httparse::Header<'b>]), DecodeError> {
+    let mut res = httparse::Response::new(&mut []);
+    match httparse::ParserConfig::default()
+        .parse_response_with_uninit_headers(&mut res, head, storage)
+    {
         Ok(httparse::Status::Complete(_)) => {}
         Ok(httparse::Status::Partial) => return Err(DecodeError::InvalidHead),
         Err(httparse::Error::TooManyHeaders) => return Err(DecodeError::TooManyHeaders),
@@ -534,37 +567,35 @@ pub fn parse_head<'b, 'h>(
     }
     let status = res.code.ok_or(DecodeError::InvalidHead)?;
     let version = res.version.ok_or(DecodeError::InvalidHead)?;
-    Ok(Head {
-        status,
-        version,
-        headers: res.headers,
-    })
+    Ok((status, version, res.headers))
 }
 
-/// The value of the first header named `name` (case-insensitive) in a complete head, if the
-/// head parses.
-pub fn find_header<'b>(head: &'b [u8], name: &str) -> Option<&'b [u8]> {
-    let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    parse_head(head, &mut storage).ok()?.get(name)
-}
-
-fn read_head(head: &[u8], limits: &Limits) -> Result<HeadInfo, DecodeError> {
-    let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let max = limits.max_headers.min(MAX_HEADERS);
-    let parsed = parse_head(head, storage.get_mut(..max).unwrap_or_default())?;
-    if (100..200).contains(&parsed.status) {
-        // lamina never sends `Expect`, so an interim response is not something a Runtime API
-        // server sends; refusing it is safer than guessing.
-        return Err(DecodeError::InvalidHead);
+/// Reads the framing of a complete head and hands its fields to `on_head`; `None` for an
+/// interim (`1xx`) response, which has no body and is followed by the real one.
+fn read_head(head: &[u8], on_head: OnHead<'_>) -> Result<Option<HeadInfo>, DecodeError> {
+    let mut storage = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+    let (status, version, headers) = parse_head(head, &mut storage)?;
+    if (100..200).contains(&status) {
+        // 101 would switch protocols, which lamina never asks for; the rest are interim.
+        return if status == 101 {
+            Err(DecodeError::InvalidHead)
+        } else {
+            Ok(None)
+        };
     }
     let mut info = HeadInfo {
-        status: parsed.status,
-        close: parsed.version == 0,
+        status,
+        close: version == 0,
         content_length: None,
         chunked: false,
     };
-    for h in parsed.headers {
+    for h in headers {
         let name = h.name.as_bytes();
+        // Every framing header starts with `c` or `t`; the Lambda ones are skipped at once.
+        match name.first() {
+            Some(b'c' | b'C' | b't' | b'T') => {}
+            _ => continue,
+        }
         if eq_ignore_case(name, b"content-length") {
             let n = parse_u64(trim_ows(h.value)).ok_or(DecodeError::InvalidContentLength)?;
             if info.content_length.is_some_and(|m| m != n) {
@@ -572,12 +603,8 @@ fn read_head(head: &[u8], limits: &Limits) -> Result<HeadInfo, DecodeError> {
             }
             info.content_length = Some(n);
         } else if eq_ignore_case(name, b"transfer-encoding") {
-            // Only `chunked` is understood, and it must be the last coding.
-            let last = h.value.rsplit(|&b| b == b',').next().unwrap_or_default();
-            if !eq_ignore_case(trim_ows(last), b"chunked") {
-                return Err(DecodeError::UnsupportedTransferEncoding);
-            }
-            if h.value.split(|&b| b == b',').count() > 1 {
+            // Only `chunked` is understood, and it must be the only coding.
+            if h.value.contains(&b',') || !eq_ignore_case(trim_ows(h.value), b"chunked") {
                 return Err(DecodeError::UnsupportedTransferEncoding);
             }
             info.chunked = true;
@@ -586,7 +613,7 @@ fn read_head(head: &[u8], limits: &Limits) -> Result<HeadInfo, DecodeError> {
                 let t = trim_ows(token);
                 if eq_ignore_case(t, b"close") {
                     info.close = true;
-                } else if eq_ignore_case(t, b"keep-alive") && parsed.version == 0 {
+                } else if eq_ignore_case(t, b"keep-alive") && version == 0 {
                     info.close = false;
                 }
             }
@@ -597,7 +624,8 @@ fn read_head(head: &[u8], limits: &Limits) -> Result<HeadInfo, DecodeError> {
         info.content_length = None;
         info.close = true;
     }
-    Ok(info)
+    on_head(status, headers);
+    Ok(Some(info))
 }
 
 #[cfg(test)]
@@ -758,7 +786,7 @@ mod tests {
             let (m, body) = msgs[0].clone().unwrap();
             assert!(m.body_too_large, "split {split}");
             assert!(body.is_empty());
-            assert_eq!(m.head_len, 48);
+            assert_eq!(m.head, 0..48);
             assert_eq!(rest, b"NEXT", "split {split}");
         }
     }
@@ -787,27 +815,23 @@ mod tests {
             v.extend(std::iter::repeat_n(b'a', 17000));
             v
         };
-        let limits_few = Limits {
-            max_headers: 2,
-            ..Limits::NEXT
-        };
         assert_eq!(one(&big_head).unwrap_err(), DecodeError::HeadTooLarge);
-        assert_eq!(
-            feed(
-                b"HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n",
-                &[],
-                limits_few
-            )
-            .0[0],
-            Err(DecodeError::TooManyHeaders)
-        );
+        let mut many = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for i in 0..=MAX_HEADERS {
+            many.extend_from_slice(std::format!("H{i}: 1\r\n").as_bytes());
+        }
+        many.extend_from_slice(b"\r\n");
+        assert_eq!(one(&many).unwrap_err(), DecodeError::TooManyHeaders);
         for (input, want) in [
             (&b"garbage\r\n\r\n"[..], DecodeError::InvalidHead),
             (
                 b"HTTP/1.1 200 OK\r\nBad Header\r\n\r\n",
                 DecodeError::InvalidHead,
             ),
-            (b"HTTP/1.1 100 Continue\r\n\r\n", DecodeError::InvalidHead),
+            (
+                b"HTTP/1.1 101 Switching Protocols\r\n\r\n",
+                DecodeError::InvalidHead,
+            ),
             (
                 b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
                 DecodeError::InvalidContentLength,
@@ -844,6 +868,70 @@ mod tests {
                 std::str::from_utf8(input)
             );
         }
+    }
+
+    #[test]
+    fn interim_responses_are_skipped_at_any_split() {
+        let input = b"HTTP/1.1 100 Continue\r\n\r\n\
+HTTP/1.1 103 Early Hints\r\nLink: </x>; rel=preload\r\n\r\n\
+HTTP/1.1 100 Continue\r\n\r\n\
+HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhiNEXT";
+        for a in 0..input.len() {
+            for b in [a + 1, a + 9, a + 40] {
+                let (msgs, rest) = feed(input, &[a, b], Limits::NEXT);
+                assert_eq!(msgs.len(), 1, "splits {a} {b}");
+                let (m, body) = msgs[0].clone().unwrap();
+                assert_eq!((m.status, body.as_slice()), (200, &b"hi"[..]));
+                assert_eq!(rest, b"NEXT", "splits {a} {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn many_interim_responses_fit_a_small_buffer() {
+        // Each read holds a few interim heads; they are dropped as they come, so the bytes
+        // kept never grow.
+        let mut dec = Decoder::new(Limits::REPLY);
+        let mut buf: Vec<u8> = Vec::new();
+        for _ in 0..10_000 {
+            buf.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 1");
+            match dec.advance(&mut buf).unwrap() {
+                Status::NeedMore { keep } => buf.truncate(keep),
+                Status::Complete(_) => panic!("no final response yet"),
+            }
+            assert!(buf.len() < 64, "{}", buf.len());
+            buf.extend_from_slice(b"02 Processing\r\n\r\n");
+            match dec.advance(&mut buf).unwrap() {
+                Status::NeedMore { keep } => buf.truncate(keep),
+                Status::Complete(_) => panic!("no final response yet"),
+            }
+        }
+        buf.extend_from_slice(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n");
+        let Status::Complete(m) = dec.advance(&mut buf).unwrap() else {
+            panic!("incomplete")
+        };
+        assert_eq!(m.status, 202);
+        assert_eq!(m.consumed, buf.len());
+    }
+
+    #[test]
+    fn hundreds_of_headers_within_the_head_limit() {
+        let mut input = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for i in 0..400 {
+            input.extend_from_slice(std::format!("X-H{i}: v\r\n").as_bytes());
+        }
+        input.extend_from_slice(b"Content-Length: 1\r\n\r\nx");
+        let mut seen = 0;
+        let mut dec = Decoder::new(Limits::NEXT);
+        let mut buf = input.clone();
+        let status = dec
+            .advance_with(&mut buf, &mut |status, headers| {
+                assert_eq!(status, 200);
+                seen = headers.len();
+            })
+            .unwrap();
+        assert!(matches!(status, Status::Complete(_)));
+        assert_eq!(seen, 401);
     }
 
     #[test]

@@ -1,11 +1,11 @@
-//! The core's hot path allocates nothing: encoding `/next`, decoding a typical `/next` response
-//! into a `Context`, encoding the response head and decoding the answer, counted by a global
+//! The driver's hot path allocates nothing: encoding `/next`, decoding a typical `/next` response
+//! into a `Context`, encoding the response head and decoding the reply, counted by a global
 //! allocator that records every allocation made on this thread.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use lamina_core::{Config, Endpoint, Event, Input, Machine};
+use lamina_core::{Action, Answer, Config, Driver, Input, Instant, Lane, Now, Options};
 
 struct Counting;
 
@@ -45,40 +45,47 @@ const ACCEPTED: &[u8] = b"HTTP/1.1 202 Accepted\r\nContent-Length: 16\r\n\r\n{\"
 #[test]
 fn hot_path_allocates_nothing() {
     // Everything the loop needs is set up before counting starts, as a transport would.
-    let mut machine = Machine::new(
-        Endpoint::parse("127.0.0.1:9001").unwrap(),
-        Config::default(),
-    );
+    let config =
+        Config::from_lookup(|n| (n == "AWS_LAMBDA_RUNTIME_API").then_some("127.0.0.1:9001"))
+            .unwrap();
+    let mut lanes = [Lane::default()];
+    let mut driver = Driver::new(config, Options::default(), &mut lanes).unwrap();
+    assert_eq!(driver.poll_action(), Some(Action::Init));
+    driver.phase_done().unwrap();
     let mut out = vec![0u8; 4096];
     let mut next = NEXT.to_vec();
     let mut accepted = ACCEPTED.to_vec();
+    let now = Now {
+        instant: Instant::from_millis(1),
+        unix_ms: 1_542_409_700_000,
+    };
 
     let before = ALLOCS.with(Cell::get);
     for _ in 0..100 {
-        machine.poll_next(&mut out).unwrap();
+        let t = driver.poll_transmit(0, now, &mut out).unwrap().unwrap();
+        assert!(out[..t.len].starts_with(b"GET "));
+        driver.transmitted(0, now);
         // Fed in two pieces, as reads arrive.
-        let Input::NeedMore { keep } = machine.handle(&mut next[..40]).unwrap() else {
+        let Input::NeedMore { keep } = driver.handle_input(0, &mut next[..40], now) else {
             panic!("expected need-more")
         };
         assert_eq!(keep, 40);
-        let Input::Complete {
-            event: Event::Invocation { body, warnings },
-            ..
-        } = machine.handle(&mut next).unwrap()
-        else {
+        assert_eq!(driver.handle_input(0, &mut next, now), Input::Done);
+        let Some(Action::Invoke { lane: 0, event }) = driver.poll_action() else {
             panic!("expected an invocation")
         };
-        assert!(warnings.is_empty());
-        assert_eq!(&next[body], b"{\"name\":\"World\"}\n");
-        assert!(machine.context().client_context.is_some());
-        machine.respond(&mut out, "application/json", 14).unwrap();
-        let Input::Complete {
-            event: Event::Accepted,
-            ..
-        } = machine.handle(&mut accepted).unwrap()
-        else {
-            panic!("expected accepted")
+        assert_eq!(&next[event], b"{\"name\":\"World\"}\n");
+        assert!(driver.context(0).unwrap().client_context.is_some());
+        let answer = Answer::Response {
+            content_type: "application/json",
+            len: 14,
         };
+        driver.submit(0, answer, &mut out).unwrap();
+        let t = driver.poll_transmit(0, now, &mut out).unwrap().unwrap();
+        assert!(t.body);
+        driver.transmitted(0, now);
+        assert_eq!(driver.handle_input(0, &mut accepted, now), Input::Done);
+        assert_eq!(driver.poll_action(), None);
     }
     let after = ALLOCS.with(Cell::get);
     assert_eq!(after - before, 0, "allocations on the hot path");

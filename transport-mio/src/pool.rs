@@ -1,99 +1,105 @@
-//! A fixed pool of worker threads, one per connection, for concurrent invocations.
+//! A fixed pool of worker threads, one per lane, for concurrent invocations.
 //!
-//! Connection `i` hands its `Work` (machine, buffers and event) to worker `i` through a mutex
-//! slot and gets it back the same way; the worker wakes the event loop with a `mio::Waker`.
-//! Moving a `Box` through a mutex allocates nothing, so warm invocations stay allocation-free.
+//! Lane `i` hands its buffers (with the event and a copy of the context) to worker `i` through
+//! a mutex slot and gets them back the same way; the worker wakes the event loop with a
+//! `mio::Waker`. Moving a `Box` through a mutex allocates nothing, so warm invocations stay
+//! allocation-free.
 
+use std::ops::Range;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-#[cfg(feature = "workers")]
-use std::thread;
 
-use lamina_std::handler::Handler;
-use lamina_std::runtime::Exit;
+use lamina_core::{Endpoint, Stream};
+use lamina_std::Handler;
+use lamina_std::transport::{LaneBuf, Outcome, call};
 use mio::Waker;
 
-use crate::work::{Invoked, Work};
+/// An invocation handed to a worker.
+pub(crate) struct Job {
+    pub(crate) buf: Box<LaneBuf>,
+    pub(crate) event: Range<usize>,
+    pub(crate) stream: Option<Stream>,
+}
 
 #[derive(Default)]
-struct Job {
-    todo: Option<Box<Work>>,
-    done: Option<(Box<Work>, Result<Invoked, Exit>)>,
+struct Slot {
+    todo: Option<Job>,
+    done: Option<(Box<LaneBuf>, Outcome)>,
     stop: bool,
 }
 
 struct Channel {
-    job: Mutex<Job>,
+    slot: Mutex<Slot>,
     ready: Condvar,
 }
 
 impl Channel {
-    fn lock(&self) -> MutexGuard<'_, Job> {
-        // A worker that panicked outside the handler (impossible: handlers run under
-        // catch_unwind) would poison the lock; the job data is still consistent.
-        self.job.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Slot> {
+        // Handlers run under catch_unwind: a worker cannot poison the lock while holding it,
+        // and the slot's data is consistent either way.
+        self.slot.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 /// The workers.
-pub struct Pool<H> {
+pub(crate) struct Pool {
     channels: Vec<Arc<Channel>>,
-    _handler: std::marker::PhantomData<H>,
 }
 
-impl<H: Handler> Pool<H> {
+impl Pool {
     /// Starts `n` workers sharing `handler`.
     #[cfg(feature = "workers")]
-    pub fn start(
+    pub(crate) fn start<H: Handler>(
         n: usize,
         handler: Arc<H>,
         waker: Arc<Waker>,
-        max_response: usize,
-    ) -> std::io::Result<Self> {
+        endpoint: Endpoint,
+    ) -> std::io::Result<Pool> {
         let mut channels = Vec::with_capacity(n);
         for i in 0..n {
             let ch = Arc::new(Channel {
-                job: Mutex::new(Job::default()),
+                slot: Mutex::new(Slot::default()),
                 ready: Condvar::new(),
             });
             channels.push(ch.clone());
-            let handler = handler.clone();
-            let waker = waker.clone();
-            thread::Builder::new()
+            let (handler, waker, endpoint) = (handler.clone(), waker.clone(), endpoint.clone());
+            std::thread::Builder::new()
                 .name(format!("lamina-worker-{i}"))
-                .spawn(move || worker(&ch, &*handler, &waker, max_response))?;
+                .spawn(move || worker(&ch, &*handler, &waker, &endpoint))?;
         }
-        Ok(Pool {
-            channels,
-            _handler: std::marker::PhantomData,
-        })
+        Ok(Pool { channels })
     }
 
-    /// Gives worker `i` an invocation.
-    pub fn submit(&self, i: usize, work: Box<Work>) {
+    /// Without the `workers` feature there are no workers (the loop never asks for any).
+    #[cfg(not(feature = "workers"))]
+    pub(crate) fn start<H: Handler>(
+        _n: usize,
+        _handler: Arc<H>,
+        _waker: Arc<Waker>,
+        _endpoint: Endpoint,
+    ) -> std::io::Result<Pool> {
+        Err(std::io::Error::other("built without the `workers` feature"))
+    }
+
+    /// How many workers there are (worker `i` serves lane `i`).
+    pub(crate) fn len(&self) -> usize {
+        self.channels.len()
+    }
+
+    /// Gives worker `i` (below [`len`](Pool::len)) an invocation.
+    pub(crate) fn submit(&self, i: usize, job: Job) {
         if let Some(ch) = self.channels.get(i) {
-            ch.lock().todo = Some(work);
+            ch.lock().todo = Some(job);
             ch.ready.notify_one();
         }
     }
 
     /// Takes worker `i`'s finished invocation, if any.
-    pub fn take_done(&self, i: usize) -> Option<(Box<Work>, Result<Invoked, Exit>)> {
+    pub(crate) fn take_done(&self, i: usize) -> Option<(Box<LaneBuf>, Outcome)> {
         self.channels.get(i)?.lock().done.take()
-    }
-
-    /// Without the `workers` feature there are no workers (the loop never asks for any).
-    #[cfg(not(feature = "workers"))]
-    pub fn start(
-        _n: usize,
-        _handler: Arc<H>,
-        _waker: Arc<Waker>,
-        _max_response: usize,
-    ) -> std::io::Result<Self> {
-        Err(std::io::Error::other("built without the `workers` feature"))
     }
 }
 
-impl<H> Drop for Pool<H> {
+impl Drop for Pool {
     fn drop(&mut self) {
         for ch in &self.channels {
             ch.lock().stop = true;
@@ -103,22 +109,30 @@ impl<H> Drop for Pool<H> {
 }
 
 #[cfg(feature = "workers")]
-fn worker<H: Handler>(ch: &Channel, handler: &H, waker: &Waker, max_response: usize) {
+fn worker<H: Handler>(ch: &Channel, handler: &H, waker: &Waker, endpoint: &Endpoint) {
     loop {
-        let mut work = {
-            let mut job = ch.lock();
+        let job = {
+            let mut slot = ch.lock();
             loop {
-                if job.stop {
+                if slot.stop {
                     return;
                 }
-                if let Some(w) = job.todo.take() {
-                    break w;
+                if let Some(job) = slot.todo.take() {
+                    break job;
                 }
-                job = ch.ready.wait(job).unwrap_or_else(|p| p.into_inner());
+                slot = ch.ready.wait(slot).unwrap_or_else(|p| p.into_inner());
             }
         };
-        let result = work.invoke(handler, max_response, false);
-        ch.lock().done = Some((work, result));
+        let Job {
+            mut buf,
+            event,
+            stream,
+        } = job;
+        // With several invocations in flight the trace id lives in the Context alone.
+        let ctx = std::mem::take(&mut buf.ctx);
+        let outcome = call(handler, &ctx, event, &mut buf, stream, false, endpoint);
+        buf.ctx = ctx;
+        ch.lock().done = Some((buf, outcome));
         let _ = waker.wake();
     }
 }

@@ -6,11 +6,14 @@ use std::fmt::{Display, Write as _};
 use std::marker::PhantomData;
 
 use lamina_core::{Context, error_type};
+
+use crate::stream::ResponseStream;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// The runtime's reusable scratch space for one worker: response bytes and error text live
-/// here between invocations, so a warm invocation allocates nothing in the runtime.
+/// The runtime's reusable scratch space for one lane: response bytes and error text live here
+/// between invocations, so a warm invocation allocates nothing in the runtime. It is emptied
+/// before every call.
 #[derive(Debug, Default)]
 pub struct Output {
     /// The response, when the reply is [`Reply::Output`].
@@ -22,6 +25,20 @@ pub struct Output {
 }
 
 impl Output {
+    /// Empties every field, keeping the storage.
+    pub fn clear(&mut self) {
+        self.body.clear();
+        self.error_type.clear();
+        self.message.clear();
+    }
+
+    /// An output holding only this error.
+    pub fn error_of(error_type: &str, message: &str) -> Output {
+        let mut out = Output::default();
+        let _ = out.error(error_type, message);
+        out
+    }
+
     /// Records an error (reusing the strings' storage) and returns [`Reply::Error`].
     pub fn error<'a>(&mut self, error_type: &str, message: &str) -> Reply<'a> {
         self.error_type.clear();
@@ -38,7 +55,7 @@ impl Output {
 pub enum Reply<'a> {
     /// Send these bytes (borrowed from the event, or static) as the response.
     Body(&'a [u8]),
-    /// Send `out.body` as the response.
+    /// Send `out.body` as the response (empty if the handler wrote nothing).
     Output,
     /// Report `out.error_type` / `out.message` as the invocation's error.
     Error,
@@ -50,13 +67,14 @@ pub trait Handler: Send + Sync + 'static {
     /// Handles one event, leaving any owned response or error in `out`.
     fn call<'a>(&self, ctx: &Context, event: &'a [u8], out: &mut Output) -> Reply<'a>;
 
-    /// The `Content-Type` of successful responses.
-    fn content_type(&self) -> &'static str {
+    /// The `Content-Type` of successful responses. One that cannot be sent as a header value
+    /// makes every response an `InvalidResponse` error.
+    fn content_type(&self) -> &str {
         "application/json"
     }
 
-    /// Whether this handler streams its response (see [`crate::stream::streaming`]); the
-    /// transports then call [`call_streaming`](Handler::call_streaming) instead of `call`.
+    /// Whether this handler streams its response (see [`crate::streaming`]); the transports
+    /// then call [`call_streaming`](Handler::call_streaming) instead of `call`.
     fn streams(&self) -> bool {
         false
     }
@@ -67,7 +85,7 @@ pub trait Handler: Send + Sync + 'static {
         &self,
         ctx: &Context,
         event: &'a [u8],
-        stream: &mut crate::stream::ResponseStream<'_>,
+        stream: &mut ResponseStream<'_>,
         out: &mut Output,
     ) -> Reply<'a> {
         let _ = stream;
@@ -294,7 +312,7 @@ where
         }
     }
 
-    fn content_type(&self) -> &'static str {
+    fn content_type(&self) -> &str {
         "application/octet-stream"
     }
 }

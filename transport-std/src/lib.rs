@@ -1,28 +1,30 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
-pub mod config;
-pub mod conn;
-pub mod exchange;
-pub mod handler;
-pub mod lifecycle;
+mod blocking;
+mod handler;
+#[doc(hidden)]
 pub mod log;
-pub mod panic;
-pub mod runtime;
-pub mod sigterm;
-pub mod stream;
-pub mod trace;
+mod panic;
+mod sigterm;
+mod stream;
+mod trace;
+pub mod transport;
 
 use std::borrow::Cow;
 use std::fmt::Display;
+use std::marker::PhantomData;
 
-pub use config::{Config, ConfigError, InitType};
-pub use handler::{Diagnostic, Handler, Output, Reply, raw, typed};
-pub use lamina_core::{self as core, Context};
-pub use runtime::Exit;
+pub use blocking::Blocking;
+pub use handler::{Diagnostic, Handler, Output, Raw, Reply, Typed, raw, typed};
+pub use lamina_core::{self as core, Config, Context};
+use lamina_core::{Driver, Lane, Options, lanes_needed};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-pub use stream::{ResponseStream, streaming};
+pub use stream::{ResponseStream, Streaming, streaming};
+
+use crate::handler::error_reply;
+use crate::transport::{App, Hook, Init, Transport};
 
 /// Runs a typed handler as this process's Lambda runtime, with settings from the environment.
 /// Never returns: the process exits when the Runtime API says so.
@@ -95,42 +97,88 @@ where
     Runtime::from_env().run(streaming(handler))
 }
 
-/// The runtime, configured: from the environment or explicitly.
-#[derive(Debug)]
-pub struct Runtime {
-    config: Result<Config, ConfigError>,
-    lifecycle: lifecycle::Lifecycle,
+type Lookup = Box<dyn FnMut(&str) -> Option<String>>;
+
+/// The runtime on the blocking transport: [`RuntimeOn`] with [`Blocking`]. (`lamina_mio::Runtime`
+/// is the same builder on the mio transport: switching is one line.)
+pub type Runtime = RuntimeOn<Blocking>;
+
+/// The runtime, configured, on transport `T`.
+///
+/// ```no_run
+/// use lamina_std::{Runtime, typed, Context};
+///
+/// fn main() {
+///     Runtime::from_env()
+///         .graceful_shutdown(|| eprintln!("flushing before shutdown"))
+///         .run_with_init(|config| {
+///             let greeting = format!("Hello from {}", config.function_name);
+///             Ok::<_, std::io::Error>(typed(move |_ctx: &Context, name: String| {
+///                 Ok::<_, std::io::Error>(format!("{greeting}, {name}!"))
+///             }))
+///         })
+/// }
+/// ```
+pub struct RuntimeOn<T> {
+    lookup: Lookup,
+    before_snapshot: Vec<Hook>,
+    after_restore: Vec<Hook>,
+    on_shutdown: Option<Box<dyn FnOnce() + Send>>,
+    graceful_shutdown: bool,
+    _transport: PhantomData<fn() -> T>,
 }
 
-impl Runtime {
-    /// Settings from the environment Lambda gives a runtime (errors are reported when it runs).
-    pub fn from_env() -> Runtime {
-        Runtime {
-            config: Config::from_env(),
-            lifecycle: lifecycle::Lifecycle::default(),
+impl<T> std::fmt::Debug for RuntimeOn<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("before_snapshot", &self.before_snapshot.len())
+            .field("after_restore", &self.after_restore.len())
+            .field("graceful_shutdown", &self.graceful_shutdown)
+            .finish()
+    }
+}
+
+fn hook<E: Display + 'static>(f: impl FnOnce() -> Result<(), E> + Send + 'static) -> Hook {
+    Box::new(move || {
+        f().map_err(|e| {
+            let mut out = Output::default();
+            let _ = error_reply(&e, &mut out);
+            out
+        })
+    })
+}
+
+impl<T: Transport> RuntimeOn<T> {
+    /// Settings from the environment Lambda gives a runtime (read, and their errors reported,
+    /// when it runs).
+    pub fn from_env() -> Self {
+        Self::with_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Settings read through `lookup` instead of the environment (tests, custom launchers).
+    pub fn with_lookup(lookup: impl FnMut(&str) -> Option<String> + 'static) -> Self {
+        RuntimeOn {
+            lookup: Box::new(lookup),
+            before_snapshot: Vec::new(),
+            after_restore: Vec::new(),
+            on_shutdown: None,
+            graceful_shutdown: false,
+            _transport: PhantomData,
         }
     }
 
-    /// Explicit settings (tests, custom environments).
-    pub fn with_config(config: Config) -> Runtime {
-        Runtime {
-            config: Ok(config),
-            lifecycle: lifecycle::Lifecycle::default(),
-        }
-    }
-
-    /// The settings, when they could be read.
-    pub fn config(&self) -> Result<&Config, &ConfigError> {
-        self.config.as_ref()
+    /// Reads the settings now (the same ones the runtime will use).
+    pub fn config(&mut self) -> Result<Config, lamina_core::StartError> {
+        Config::from_lookup(&mut self.lookup)
     }
 
     /// Adds a hook run before a SnapStart snapshot (last registered runs first); its error is
     /// reported on `/init/error`.
     pub fn before_snapshot<E: Display + 'static>(
         mut self,
-        hook: impl FnOnce() -> Result<(), E> + Send + 'static,
-    ) -> Runtime {
-        self.lifecycle.before_snapshot(hook);
+        f: impl FnOnce() -> Result<(), E> + Send + 'static,
+    ) -> Self {
+        self.before_snapshot.push(hook(f));
         self
     }
 
@@ -138,24 +186,30 @@ impl Runtime {
     /// reported on `/restore/error` and the process exits.
     pub fn after_restore<E: Display + 'static>(
         mut self,
-        hook: impl FnOnce() -> Result<(), E> + Send + 'static,
-    ) -> Runtime {
-        self.lifecycle.after_restore(hook);
+        f: impl FnOnce() -> Result<(), E> + Send + 'static,
+    ) -> Self {
+        self.after_restore.push(hook(f));
         self
     }
 
-    /// Registers an internal extension at init so that Lambda sends SIGTERM at shutdown; then
-    /// `hook` runs (keep it under ~500 ms) once the in-flight invocation is answered, and the
-    /// process exits 0.
-    pub fn graceful_shutdown(mut self, hook: impl FnOnce() + Send + 'static) -> Runtime {
-        self.lifecycle.graceful_shutdown();
-        self.lifecycle.on_shutdown(hook);
+    /// Runs `hook` after SIGTERM, once in-flight invocations are answered, before exiting 0.
+    /// Keep it short: Lambda allows about 500 ms. Lambda sends SIGTERM to a runtime only when
+    /// an extension is registered: see [`graceful_shutdown`](RuntimeOn::graceful_shutdown).
+    pub fn on_shutdown(mut self, hook: impl FnOnce() + Send + 'static) -> Self {
+        self.on_shutdown = Some(Box::new(hook));
         self
+    }
+
+    /// Registers an internal extension at init so that Lambda sends SIGTERM at shutdown, and
+    /// sets the hook run then (see [`on_shutdown`](RuntimeOn::on_shutdown)).
+    pub fn graceful_shutdown(mut self, hook: impl FnOnce() + Send + 'static) -> Self {
+        self.graceful_shutdown = true;
+        self.on_shutdown(hook)
     }
 
     /// Serves `handler` until the Runtime API says to stop, then exits the process.
     pub fn run<H: Handler>(self, handler: H) -> ! {
-        runtime::exit_process(self.serve(handler))
+        std::process::exit(self.serve(handler))
     }
 
     /// Builds the handler with `init` (its error goes to `/init/error`), then serves it; exits
@@ -164,39 +218,70 @@ impl Runtime {
     where
         H: Handler,
         E: Display + 'static,
-        I: FnOnce(&Config) -> Result<H, E>,
+        I: FnOnce(&Config) -> Result<H, E> + 'static,
     {
-        runtime::exit_process(self.serve_with_init(init))
+        std::process::exit(self.serve_with_init(init))
     }
 
-    /// Like [`run`](Runtime::run), but returns how it ended instead of exiting.
-    pub fn serve<H: Handler>(self, handler: H) -> Exit {
-        self.serve_with_init(|_| Ok::<_, std::convert::Infallible>(handler))
+    /// Like [`run`](RuntimeOn::run), but returns the exit code instead of exiting.
+    pub fn serve<H: Handler>(self, handler: H) -> i32 {
+        self.serve_with_init(move |_| Ok::<_, std::convert::Infallible>(handler))
     }
 
-    /// Like [`run_with_init`](Runtime::run_with_init), but returns how it ended.
-    pub fn serve_with_init<H, E, I>(self, init: I) -> Exit
+    /// Like [`run_with_init`](RuntimeOn::run_with_init), but returns the exit code.
+    pub fn serve_with_init<H, E, I>(mut self, init: I) -> i32
     where
         H: Handler,
         E: Display + 'static,
-        I: FnOnce(&Config) -> Result<H, E>,
+        I: FnOnce(&Config) -> Result<H, E> + 'static,
     {
-        let config = match self.config {
-            Ok(c) => {
-                log::configure(c.log_format, c.log_level);
-                c
+        let config = match Config::from_lookup(&mut self.lookup) {
+            Ok(c) => c,
+            Err(e) => {
+                rt_log!(Error, "{e}");
+                return 1;
             }
-            Err(e) => return runtime::report_config_error(&e),
         };
-        let handler = match init(&config) {
-            Ok(h) => h,
-            Err(e) => return runtime::init_failed(&config, &e),
+        log::configure(config.log_format, config.log_level);
+        // An inherited trace id is never any invocation's.
+        trace::clear();
+        panic::install(&config.endpoint);
+        let signals = match sigterm::install() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                rt_log!(
+                    Warn,
+                    "SIGTERM handling unavailable ({e}): the process stops at once on SIGTERM"
+                );
+                None
+            }
         };
-        let mut lifecycle = self.lifecycle;
-        let _extension = match lifecycle.init(&config) {
-            Ok(ext) => ext,
-            Err(exit) => return exit,
+        let options = Options {
+            max_lanes: T::max_lanes(&config),
+            graceful_shutdown: self.graceful_shutdown,
         };
-        runtime::serve(&config, &handler, lifecycle.take_shutdown_hook())
+        let mut lanes = vec![Lane::default(); lanes_needed(&config, &options)];
+        let mut driver = match Driver::new(config, options, &mut lanes) {
+            Ok(d) => d,
+            Err(e) => {
+                rt_log!(Error, "internal error: {e}");
+                return 1;
+            }
+        };
+        let init: Init<H> = Box::new(move |config| {
+            init(config).map_err(|e| {
+                let mut out = Output::default();
+                let _ = error_reply(&e, &mut out);
+                out
+            })
+        });
+        let mut app = App::new(
+            init,
+            self.before_snapshot,
+            self.after_restore,
+            self.on_shutdown,
+            signals,
+        );
+        T::drive(&mut driver, &mut app)
     }
 }

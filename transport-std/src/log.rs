@@ -4,7 +4,7 @@
 //!   `{"timestamp":"…Z","level":"INFO","message":"…","requestId":"…"}`;
 //!   otherwise (`Text`): `timestamp<TAB>requestId<TAB>LEVEL<TAB>message`.
 //! - `AWS_LAMBDA_LOG_LEVEL` (`TRACE`, `DEBUG`, `INFO`, `WARN`, `ERROR`, `FATAL`) drops lines
-//!   below it.
+//!   below it (a value not understood is reported at start and the default kept).
 //! - The current invocation's request id is attached automatically (set by the transports).
 //! - With the `log` feature (default), the `log` facade's macros (`log::info!` …) write through
 //!   the same logger; the runtime installs it unless the program installed its own.
@@ -18,95 +18,26 @@ use std::io::Write as _;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use lamina_core::Id;
+use lamina_core::{Id, LogFormat, LogLevel, Notice};
 
-/// How serious a line is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
-    /// The runtime cannot go on.
-    Error = 1,
-    /// Something was dropped or refused; the runtime goes on.
-    Warn = 2,
-    /// Progress worth knowing about.
-    Info = 3,
-    /// Detail for debugging.
-    Debug = 4,
-    /// Even more detail.
-    Trace = 5,
-}
-
-impl Level {
-    fn as_str(self) -> &'static str {
-        match self {
-            Level::Error => "ERROR",
-            Level::Warn => "WARN",
-            Level::Info => "INFO",
-            Level::Debug => "DEBUG",
-            Level::Trace => "TRACE",
-        }
-    }
-
-    /// Parses an `AWS_LAMBDA_LOG_LEVEL` value (case-insensitive; `FATAL` counts as `ERROR`).
-    pub fn parse(s: &str) -> Option<Level> {
-        const NAMES: [(&str, Level); 7] = [
-            ("TRACE", Level::Trace),
-            ("DEBUG", Level::Debug),
-            ("INFO", Level::Info),
-            ("WARN", Level::Warn),
-            ("WARNING", Level::Warn),
-            ("ERROR", Level::Error),
-            ("FATAL", Level::Error),
-        ];
-        let s = s.trim();
-        NAMES
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(s))
-            .map(|&(_, level)| level)
-    }
-}
-
-/// The line format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Format {
-    /// `timestamp<TAB>requestId<TAB>LEVEL<TAB>message`.
-    #[default]
-    Text,
-    /// One JSON object per line.
-    Json,
-}
-
-impl Format {
-    /// Parses an `AWS_LAMBDA_LOG_FORMAT` value (`Text` or `JSON`, case-insensitive).
-    pub fn parse(s: &str) -> Option<Format> {
-        let s = s.trim();
-        if s.eq_ignore_ascii_case("text") {
-            Some(Format::Text)
-        } else if s.eq_ignore_ascii_case("json") {
-            Some(Format::Json)
-        } else {
-            None
-        }
-    }
-}
-
-static MAX_LEVEL: AtomicU8 = AtomicU8::new(Level::Info as u8);
-static FORMAT: AtomicU8 = AtomicU8::new(0);
+static MIN_LEVEL: AtomicU8 = AtomicU8::new(LogLevel::Info as u8);
+static FORMAT: AtomicU8 = AtomicU8::new(LogFormat::Text as u8);
 
 thread_local! {
     static REQUEST_ID: RefCell<Id> = RefCell::new(Id::default());
 }
 
 /// Sets the format and the level below which lines are dropped.
-pub fn configure(format: Format, level: Level) {
+pub fn configure(format: LogFormat, level: LogLevel) {
     FORMAT.store(format as u8, Ordering::Relaxed);
-    MAX_LEVEL.store(level as u8, Ordering::Relaxed);
+    MIN_LEVEL.store(level as u8, Ordering::Relaxed);
     #[cfg(feature = "log")]
     facade::install(level);
 }
 
 /// Whether lines at `level` are written.
-pub fn enabled(level: Level) -> bool {
-    level as u8 <= MAX_LEVEL.load(Ordering::Relaxed)
+pub fn enabled(level: LogLevel) -> bool {
+    level as u8 >= MIN_LEVEL.load(Ordering::Relaxed)
 }
 
 /// Attaches `id` to this thread's lines (the transports call it at each invocation's start).
@@ -215,7 +146,20 @@ fn timestamp(line: &mut Line) {
 }
 
 /// Writes one line at `level` (if enabled) in the configured format.
-pub fn log(level: Level, args: fmt::Arguments<'_>) {
+pub fn log(level: LogLevel, args: fmt::Arguments<'_>) {
+    write_line(level, None, args);
+}
+
+/// Logs a line the driver asked for, with the request id it is about.
+pub fn notice(notice: &Notice) {
+    write_line(
+        notice.level(),
+        notice.request_id(),
+        format_args!("lamina: {notice}"),
+    );
+}
+
+fn write_line(level: LogLevel, request_id: Option<&Id>, args: fmt::Arguments<'_>) {
     if !enabled(level) {
         return;
     }
@@ -225,10 +169,13 @@ pub fn log(level: Level, args: fmt::Arguments<'_>) {
         cut: false,
         escape: false,
     };
-    let json = FORMAT.load(Ordering::Relaxed) == Format::Json as u8;
+    let json = FORMAT.load(Ordering::Relaxed) == LogFormat::Json as u8;
     REQUEST_ID.with(|id| {
         let id = id.try_borrow().ok();
-        let id = id.as_deref().map(Id::as_str).unwrap_or("");
+        let id = match request_id {
+            Some(id) => id.as_str(),
+            None => id.as_deref().map(Id::as_str).unwrap_or(""),
+        };
         if json {
             line.raw("{\"timestamp\":\"");
             timestamp(&mut line);
@@ -274,25 +221,28 @@ pub fn log(level: Level, args: fmt::Arguments<'_>) {
 #[doc(hidden)]
 macro_rules! rt_log {
     ($level:ident, $($arg:tt)*) => {
-        $crate::log::log($crate::log::Level::$level, format_args!("lamina: {}", format_args!($($arg)*)))
+        $crate::log::log(
+            $crate::core::LogLevel::$level,
+            format_args!("lamina: {}", format_args!($($arg)*)),
+        )
     };
 }
 
 #[cfg(feature = "log")]
 mod facade {
-    use super::Level;
+    use lamina_core::LogLevel;
 
     struct Logger;
 
     static LOGGER: Logger = Logger;
 
-    fn level(l: log::Level) -> Level {
+    fn level(l: log::Level) -> LogLevel {
         match l {
-            log::Level::Error => Level::Error,
-            log::Level::Warn => Level::Warn,
-            log::Level::Info => Level::Info,
-            log::Level::Debug => Level::Debug,
-            log::Level::Trace => Level::Trace,
+            log::Level::Error => LogLevel::Error,
+            log::Level::Warn => LogLevel::Warn,
+            log::Level::Info => LogLevel::Info,
+            log::Level::Debug => LogLevel::Debug,
+            log::Level::Trace => LogLevel::Trace,
         }
     }
 
@@ -306,15 +256,15 @@ mod facade {
         fn flush(&self) {}
     }
 
-    pub(super) fn install(max: Level) {
+    pub(super) fn install(min: LogLevel) {
         // A program that installed its own logger keeps it.
         if log::set_logger(&LOGGER).is_ok() {
-            log::set_max_level(match max {
-                Level::Error => log::LevelFilter::Error,
-                Level::Warn => log::LevelFilter::Warn,
-                Level::Info => log::LevelFilter::Info,
-                Level::Debug => log::LevelFilter::Debug,
-                Level::Trace => log::LevelFilter::Trace,
+            log::set_max_level(match min {
+                LogLevel::Error | LogLevel::Fatal => log::LevelFilter::Error,
+                LogLevel::Warn => log::LevelFilter::Warn,
+                LogLevel::Info => log::LevelFilter::Info,
+                LogLevel::Debug => log::LevelFilter::Debug,
+                LogLevel::Trace => log::LevelFilter::Trace,
             });
         }
     }
@@ -323,16 +273,6 @@ mod facade {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_settings() {
-        assert_eq!(Level::parse("debug"), Some(Level::Debug));
-        assert_eq!(Level::parse("FATAL"), Some(Level::Error));
-        assert_eq!(Level::parse("loud"), None);
-        assert_eq!(Format::parse("JSON"), Some(Format::Json));
-        assert_eq!(Format::parse("Text"), Some(Format::Text));
-        assert_eq!(Format::parse("xml"), None);
-    }
 
     #[test]
     fn json_escaping_and_timestamp_shape() {

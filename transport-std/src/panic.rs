@@ -27,10 +27,12 @@ pub fn message(payload: &(dyn Any + Send)) -> &str {
 #[cfg(panic = "abort")]
 mod abort {
     use std::cell::RefCell;
+    use std::io::{Read, Write};
     use std::sync::OnceLock;
     use std::time::Duration;
 
     use lamina_core::request::{self, ErrorTarget};
+    use lamina_core::response::{Decoder, Limits, Status};
     use lamina_core::{Context, Endpoint, Id, error_type};
 
     static ENDPOINT: OnceLock<Endpoint> = OnceLock::new();
@@ -73,6 +75,31 @@ mod abort {
         });
     }
 
+    /// Sends `request` on a connection of its own and reads its reply, each step bounded.
+    fn send(ep: &Endpoint, request: &[u8]) -> std::io::Result<()> {
+        let mut conn = crate::transport::connect(ep)?;
+        conn.set_read_timeout(Some(Duration::from_secs(2)))?;
+        conn.set_write_timeout(Some(Duration::from_secs(2)))?;
+        conn.write_all(request)?;
+        let mut reply = [0u8; 2048];
+        let mut filled = 0;
+        let mut decoder = Decoder::new(Limits::REPLY);
+        loop {
+            let Some(room) = reply.get_mut(filled..).filter(|r| !r.is_empty()) else {
+                return Ok(());
+            };
+            let n = conn.read(room)?;
+            if n == 0 {
+                return Ok(());
+            }
+            filled += n;
+            match decoder.advance(reply.get_mut(..filled).unwrap_or_default()) {
+                Ok(Status::NeedMore { keep }) => filled = keep,
+                _ => return Ok(()),
+            }
+        }
+    }
+
     fn report(message: &str) {
         let Some(ep) = ENDPOINT.get() else { return };
         let Some((id, inv)) = CURRENT.with(|c| c.try_borrow_mut().ok().and_then(|mut c| c.take()))
@@ -98,9 +125,8 @@ mod abort {
                 Err(_) => return,
             }
         };
-        // Wait for the answer (bounded) so the report is in before the process dies.
-        let mut answer = [0u8; 2048];
-        let _ = crate::exchange::exchange(ep, &buf[..n], &mut answer, Some(Duration::from_secs(2)));
+        // Wait for the reply (bounded) so the report is in before the process dies.
+        let _ = send(ep, buf.get(..n).unwrap_or_default());
         crate::rt_log!(
             Error,
             "invocation {id}: handler panicked ({message}); reported as {}; exiting (panic = \"abort\")",

@@ -1,35 +1,38 @@
 //! Response streaming: a handler writes its response in pieces, each sent at once as one HTTP
 //! chunk, so memory stays bounded by the piece size (Lambda accepts streams up to 200 MB).
 //!
-//! The stream goes out on a connection of its own (blocking, `TCP_NODELAY`), so it works the
-//! same from the blocking transport, the mio loop and its worker threads. It starts lazily at
-//! the first non-empty write: a handler that fails before writing anything is reported with an
-//! ordinary `/error`; one that fails after is reported in the trailers
-//! `Lambda-Runtime-Function-Error-Type` / `Lambda-Runtime-Function-Error-Body`.
+//! The stream owns its lane's connection from head to end (the driver's [`Stream`] encodes the
+//! bytes and names the connection); it starts lazily at the first non-empty write, so a
+//! handler that fails before writing anything is reported with an ordinary `/error`, and one
+//! that fails after with the trailers `Lambda-Runtime-Function-Error-Type` /
+//! `Lambda-Runtime-Function-Error-Body`. The writes block (the handler's thread waits for the
+//! network), whichever transport runs it.
 
 use std::borrow::Cow;
 use std::fmt::Display;
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, IoSlice, Write};
 use std::marker::PhantomData;
 use std::net::TcpStream;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use lamina_core::request::{self, CHUNK_END, HTTP_INTEGRATION_CONTENT_TYPE};
-use lamina_core::{Context, Event, Input, Machine, error_type};
+use lamina_core::{Connection, Context, Endpoint, Stream, StreamEnd, StreamError};
 
-use crate::conn::{open, write_all_vectored};
 use crate::handler::{Handler, Output, Reply, error_reply};
-use crate::panic;
-use crate::runtime::encode;
+use crate::transport::{connect, encode};
 
-/// A response being streamed. Each [`write`](ResponseStream::write) is one chunk on the wire.
+/// A response being streamed. Each [`write`](ResponseStream::write) is one chunk on the wire;
+/// through [`io::Write`], each `write!` (or `write_all`) is one chunk.
 #[derive(Debug)]
 pub struct ResponseStream<'a> {
-    machine: &'a mut Machine,
+    stream: Stream,
+    conn: &'a mut Option<TcpStream>,
     head: &'a mut Vec<u8>,
-    conn: Option<TcpStream>,
+    endpoint: &'a Endpoint,
     content_type: Cow<'static, str>,
-    started: bool,
+    /// Bytes written through `io::Write` and not sent yet.
+    pending: Vec<u8>,
+    /// Some bytes reached the connection.
+    delivered: bool,
     broken: bool,
 }
 
@@ -41,32 +44,47 @@ fn broken() -> io::Error {
 }
 
 impl<'a> ResponseStream<'a> {
-    fn new(machine: &'a mut Machine, head: &'a mut Vec<u8>) -> Self {
+    pub(crate) fn new(
+        stream: Stream,
+        conn: &'a mut Option<TcpStream>,
+        head: &'a mut Vec<u8>,
+        endpoint: &'a Endpoint,
+    ) -> Self {
         ResponseStream {
-            machine,
+            stream,
+            conn,
             head,
-            conn: None,
+            endpoint,
             content_type: Cow::Borrowed("application/octet-stream"),
-            started: false,
+            pending: Vec::new(),
+            delivered: false,
             broken: false,
         }
     }
 
-    /// Sets the `Content-Type` (before the first write; `application/octet-stream` otherwise).
+    /// Sets the `Content-Type` (before the first write; `application/octet-stream`
+    /// otherwise). One that cannot be sent as a header value is refused.
     pub fn set_content_type(
         &mut self,
         content_type: impl Into<Cow<'static, str>>,
     ) -> io::Result<()> {
-        if self.started {
+        if self.stream.is_started() {
             return Err(io::Error::other("the stream has already started"));
         }
-        self.content_type = content_type.into();
+        let content_type = content_type.into();
+        if !request::is_header_value(&content_type) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the Content-Type cannot be sent as a header value",
+            ));
+        }
+        self.content_type = content_type;
         Ok(())
     }
 
     /// Whether the first bytes went out.
     pub fn is_started(&self) -> bool {
-        self.started
+        self.stream.is_started()
     }
 
     /// Sends `data` as one chunk now. An empty write sends nothing (an empty chunk would end
@@ -75,22 +93,7 @@ impl<'a> ResponseStream<'a> {
         if data.is_empty() {
             return Ok(());
         }
-        if self.broken {
-            return Err(broken());
-        }
-        let result = self.start().and_then(|()| {
-            let mut size = [0u8; 20];
-            let n = self
-                .machine
-                .stream_chunk(data.len(), &mut size)
-                .map_err(io::Error::other)?;
-            let conn = self.conn.as_mut().ok_or_else(broken)?;
-            write_all_vectored(conn, &[size.get(..n).unwrap_or_default(), data, CHUNK_END])
-        });
-        if result.is_err() {
-            self.broken = true;
-        }
-        result
+        self.send(data)
     }
 
     /// Starts the stream with the HTTP integration prelude Function URLs and API Gateway
@@ -103,138 +106,165 @@ impl<'a> ResponseStream<'a> {
     ) -> io::Result<()> {
         self.set_content_type(HTTP_INTEGRATION_CONTENT_TYPE)?;
         let mut buf = Vec::new();
-        let mut size = 512;
-        let n = loop {
-            buf.resize(size, 0);
-            match request::http_prelude(status, headers, cookies, &mut buf) {
-                Ok(n) => break n,
-                Err(e) => size = e.required,
-            }
-        };
+        let n = encode(&mut buf, |b| {
+            request::http_prelude(status, headers, cookies, b).map_err(|e| Some(e.required))
+        })
+        .unwrap_or(0);
         self.write(buf.get(..n).unwrap_or_default())
     }
 
-    fn start(&mut self) -> io::Result<()> {
-        if self.started {
-            return Ok(());
+    /// One chunk holding `data` (none if empty), after the head if the stream has not started.
+    fn send(&mut self, data: &[u8]) -> io::Result<()> {
+        if self.broken {
+            return Err(broken());
         }
-        let ct = &self.content_type;
-        let machine = &mut *self.machine;
-        let n = encode(self.head, |h| machine.stream_start(h, ct))
-            .map_err(|e| io::Error::other(e.message))?;
-        let mut conn = open(machine.endpoint())?;
-        conn.write_all(self.head.get(..n).unwrap_or_default())?;
-        self.conn = Some(conn);
-        self.started = true;
+        let result = self.try_send(data);
+        if result.is_err() {
+            self.broken = true;
+        }
+        result
+    }
+
+    fn try_send(&mut self, data: &[u8]) -> io::Result<()> {
+        let len = data.len();
+        let mut head_len = 0;
+        if !self.stream.is_started() {
+            if self.stream.connection() == Connection::New || self.conn.is_none() {
+                *self.conn = None;
+                *self.conn = Some(connect(self.endpoint)?);
+            }
+            let (stream, ct) = (&mut self.stream, &*self.content_type);
+            head_len =
+                encode(self.head, |h| stream.start(ct, h).map_err(need)).ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::InvalidInput, "invalid Content-Type")
+                })?;
+        }
+        let mut size = [0u8; 20];
+        let n = self
+            .stream
+            .chunk(len, &mut size)
+            .map_err(io::Error::other)?;
+        let conn = self.conn.as_mut().ok_or_else(broken)?;
+        // The stream's writes block: the lane's socket may have been non-blocking.
+        if head_len > 0 {
+            conn.set_nonblocking(false)?;
+        }
+        let chunk_end: &[u8] = if len > 0 { CHUNK_END } else { &[] };
+        let mut slices = [
+            IoSlice::new(self.head.get(..head_len).unwrap_or_default()),
+            IoSlice::new(size.get(..n).unwrap_or_default()),
+            IoSlice::new(data),
+            IoSlice::new(chunk_end),
+        ];
+        write_all_vectored(conn, &mut slices)?;
+        self.delivered = true;
         Ok(())
     }
 
-    /// Ends the started stream (well, or with the error in trailers) and reads the Runtime
-    /// API's answer.
-    fn finish(mut self, error: Option<(&str, &str)>, answer_buf: &mut [u8]) -> Event {
-        let machine = &mut *self.machine;
-        let n = match error {
-            None => encode(self.head, |h| machine.stream_end(h)),
-            Some((t, m)) => encode(self.head, |h| machine.stream_fail(h, t, m)),
-        };
-        let sent = match (n, self.conn.as_mut()) {
-            (Ok(n), Some(conn)) if !self.broken => conn
-                .write_all(self.head.get(..n).unwrap_or_default())
-                .is_ok(),
-            _ => false,
-        };
-        if sent && let Some(conn) = self.conn.as_mut() {
-            let mut filled = 0;
-            while let Some(room) = answer_buf.get_mut(filled..).filter(|r| !r.is_empty()) {
-                match conn.read(room) {
-                    Ok(0) | Err(_) => break,
-                    Ok(k) => {
-                        filled += k;
-                        match machine.handle(answer_buf.get_mut(..filled).unwrap_or_default()) {
-                            Ok(Input::NeedMore { keep }) => filled = keep,
-                            Ok(Input::Complete { event, .. }) => return event,
-                            Err(_) => break,
-                        }
-                    }
-                }
+    /// Sends what `io::Write` buffered, as one chunk.
+    fn flush_pending(&mut self) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let result = self.send(&pending);
+        self.pending = pending;
+        self.pending.clear();
+        result
+    }
+
+    /// Ends the stream: well, or with `error` (type, message) in trailers. Says how it ended
+    /// for the driver.
+    pub(crate) fn end(mut self, error: Option<(&str, &str)>) -> StreamEnd {
+        let flushed = self.flush_pending();
+        if !self.stream.is_started() {
+            if error.is_some() {
+                return StreamEnd::NotStarted;
+            }
+            // Nothing written, no error: an empty stream.
+            if self.send(&[]).is_err() {
+                return StreamEnd::Broken {
+                    delivered: self.delivered,
+                };
             }
         }
-        // A stream cannot be sent again: the answer is lost, which the caller logs.
-        let _ = machine.connection_lost();
-        Event::AnswerUnreadable {
-            error: lamina_core::DecodeError::UnexpectedEof,
+        if self.broken || flushed.is_err() {
+            return StreamEnd::Broken {
+                delivered: self.delivered,
+            };
+        }
+        let stream = &mut self.stream;
+        let n = match error {
+            None => encode(self.head, |h| stream.finish(h).map_err(need)),
+            Some((t, m)) => encode(self.head, |h| stream.fail(t, m, h).map_err(need)),
+        };
+        let sent = match (n, self.conn.as_mut()) {
+            (Some(n), Some(conn)) => conn.write_all(self.head.get(..n).unwrap_or_default()),
+            _ => Err(broken()),
+        };
+        match sent {
+            Ok(()) => StreamEnd::Finished,
+            Err(_) => StreamEnd::Broken {
+                delivered: self.delivered,
+            },
         }
     }
+}
+
+fn need(e: StreamError) -> Option<usize> {
+    match e {
+        StreamError::BufferTooSmall { required } => Some(required),
+        _ => None,
+    }
+}
+
+fn write_all_vectored(conn: &mut TcpStream, mut slices: &mut [IoSlice<'_>]) -> io::Result<()> {
+    IoSlice::advance_slices(&mut slices, 0);
+    while !slices.is_empty() {
+        match conn.write_vectored(slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 impl Write for ResponseStream<'_> {
+    /// Buffers `buf`; it goes out as one chunk at the end of the `write!` (or `write_all`)
+    /// that wrote it, at [`flush`](Write::flush), or when 64 KiB have gathered.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        ResponseStream::write(self, buf).map(|()| buf.len())
-    }
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        let mut n = 0;
-        for b in bufs {
-            ResponseStream::write(self, b)?;
-            n += b.len();
+        if self.broken {
+            return Err(broken());
         }
-        Ok(n)
+        self.pending.extend_from_slice(buf);
+        if self.pending.len() >= 64 * 1024 {
+            self.flush_pending()?;
+        }
+        Ok(buf.len())
     }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.pending.extend_from_slice(buf);
+        self.flush_pending()
+    }
+
+    fn write_fmt(&mut self, args: std::fmt::Arguments<'_>) -> io::Result<()> {
+        struct Adapter<'x, 'y>(&'x mut ResponseStream<'y>);
+        impl std::fmt::Write for Adapter<'_, '_> {
+            fn write_str(&mut self, s: &str) -> std::fmt::Result {
+                self.0.pending.extend_from_slice(s.as_bytes());
+                Ok(())
+            }
+        }
+        let _ = std::fmt::Write::write_fmt(&mut Adapter(self), args);
+        self.flush_pending()
+    }
+
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        self.flush_pending()
     }
-}
-
-/// How a streaming invocation ended.
-#[derive(Debug)]
-pub enum Streamed<'a> {
-    /// Nothing was streamed: answer with this reply on the main connection (an error before
-    /// the first byte).
-    NotStarted(Reply<'a>),
-    /// The stream was sent and the Runtime API answered it (or the answer was lost:
-    /// `AnswerUnreadable`).
-    Answered(Event),
-}
-
-/// Runs a streaming handler. `ctx` is a copy of the machine's context (the stream needs the
-/// machine while the handler reads the context).
-#[allow(clippy::too_many_arguments)]
-pub fn invoke_streaming<'e, H: Handler>(
-    handler: &H,
-    machine: &mut Machine,
-    ctx: &Context,
-    event: &'e [u8],
-    out: &mut Output,
-    head: &mut Vec<u8>,
-    answer_buf: &mut [u8],
-) -> Streamed<'e> {
-    let mut stream = ResponseStream::new(machine, head);
-    panic::enter(ctx);
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        handler.call_streaming(ctx, event, &mut stream, out)
-    }));
-    panic::leave();
-    let ok = match result {
-        Ok(Reply::Error) => false,
-        Ok(_) => true,
-        Err(payload) => {
-            let _ = out.error(error_type::PANIC, panic::message(&*payload));
-            false
-        }
-    };
-    if !stream.is_started() {
-        if !ok {
-            return Streamed::NotStarted(Reply::Error);
-        }
-        // Nothing written: an empty stream (or, if its connection cannot be opened, an empty
-        // response on the main connection).
-        if stream.start().is_err() {
-            return Streamed::NotStarted(Reply::Body(&[]));
-        }
-    }
-    if ok {
-        return Streamed::Answered(stream.finish(None, answer_buf));
-    }
-    Streamed::Answered(stream.finish(Some((&out.error_type, &out.message)), answer_buf))
 }
 
 /// A streaming handler: `Fn(&Context, &[u8], &mut ResponseStream) -> Result<(), E>`.
@@ -268,7 +298,7 @@ where
 {
     fn call<'a>(&self, _ctx: &Context, _event: &'a [u8], out: &mut Output) -> Reply<'a> {
         out.error(
-            error_type::FALLBACK,
+            lamina_core::error_type::FALLBACK,
             "a streaming handler was called without a stream",
         )
     }

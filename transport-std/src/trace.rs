@@ -29,6 +29,14 @@ unsafe extern "C" {
 /// the life of the process.
 static BUFFER: Mutex<Option<&'static mut [u8; SIZE]>> = Mutex::new(None);
 
+/// Removes `_X_AMZN_TRACE_ID`, whoever set it: at start, an inherited value is no invocation's.
+/// (Called before the runtime's threads start; `unsetenv` is not safe against concurrent
+/// readers of the environment.)
+pub fn clear() {
+    // SAFETY: a NUL-terminated name; see above for the threads.
+    unsafe { unsetenv(c"_X_AMZN_TRACE_ID".as_ptr()) };
+}
+
 /// Sets `_X_AMZN_TRACE_ID` to `value`, or removes it for `None`.
 ///
 /// A value longer than the buffer cannot occur (the core drops trace ids over

@@ -1,0 +1,576 @@
+//! Building blocks for a transport on std: what both of lamina's std transports (this crate's
+//! blocking one and `lamina-mio`) share, so that each is only its IO loop.
+//!
+//! A transport implements [`Transport`]: it drives a [`Driver`] (from lamina-core, which makes
+//! every protocol decision) over its sockets, hands every action but `Invoke` to
+//! [`App::act`], and runs invocations with [`App::invoke`] (or, on worker threads,
+//! [`call`] then [`App::finish`]). Per lane it keeps a [`LaneBuf`]; [`write_some`] and
+//! [`read_some`] move the bytes, [`encode`] grows a buffer the driver finds too small.
+
+use std::io::{self, IoSlice, Read, Write};
+use std::net::{IpAddr, TcpStream, ToSocketAddrs};
+use std::ops::Range;
+use std::os::unix::net::UnixStream;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use lamina_core::{
+    Action, Answer, BufferTooSmall, Config, Context, Driver, Endpoint, Exit, Input, Now, Reading,
+    Stream, StreamEnd, SubmitError, error_type,
+};
+
+use crate::handler::{Handler, Output, Reply};
+use crate::stream::ResponseStream;
+use crate::{log, panic, rt_log, trace};
+
+/// An IO loop around a [`Driver`].
+pub trait Transport {
+    /// Most invocations it serves at once under `config`.
+    fn max_lanes(config: &Config) -> usize;
+
+    /// Drives `driver` until it says exit; returns the process exit code.
+    fn drive<H: Handler>(driver: &mut Driver<'_>, app: &mut App<H>) -> i32;
+}
+
+/// A lifecycle hook: `Err` carries the error type and message to report.
+pub(crate) type Hook = Box<dyn FnOnce() -> Result<(), Output> + Send>;
+/// The user's initialisation, building the handler.
+pub(crate) type Init<H> = Box<dyn FnOnce(&Config) -> Result<H, Output>>;
+
+/// The user's side of the runtime: initialisation, hooks and handler, and how each action the
+/// driver asks for is carried out.
+pub struct App<H> {
+    init: Option<Init<H>>,
+    handler: Option<Arc<H>>,
+    before_snapshot: Vec<Hook>,
+    after_restore: Vec<Hook>,
+    on_shutdown: Option<Box<dyn FnOnce() + Send>>,
+    /// Why the last connection attempt failed, for the give-up line.
+    pub last_error: Option<io::Error>,
+    /// Readable once SIGTERM arrived (for an event loop to watch), when it could be set up.
+    pub signals: Option<UnixStream>,
+}
+
+impl<H> std::fmt::Debug for App<H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("initialised", &self.handler.is_some())
+            .field("before_snapshot", &self.before_snapshot.len())
+            .field("after_restore", &self.after_restore.len())
+            .finish()
+    }
+}
+
+impl<H: Handler> App<H> {
+    pub(crate) fn new(
+        init: Init<H>,
+        before_snapshot: Vec<Hook>,
+        after_restore: Vec<Hook>,
+        on_shutdown: Option<Box<dyn FnOnce() + Send>>,
+        signals: Option<UnixStream>,
+    ) -> App<H> {
+        App {
+            init: Some(init),
+            handler: None,
+            before_snapshot,
+            after_restore,
+            on_shutdown,
+            last_error: None,
+            signals,
+        }
+    }
+
+    /// The handler, once initialisation built it.
+    pub fn handler(&self) -> Option<&Arc<H>> {
+        self.handler.as_ref()
+    }
+
+    /// Carries out any action but [`Action::Invoke`]. `out` is lane 0's output buffer (an init
+    /// failure is encoded into it). `Some(code)` when the process is to exit with it.
+    pub fn act(
+        &mut self,
+        driver: &mut Driver<'_>,
+        action: Action,
+        out: &mut Vec<u8>,
+    ) -> Option<i32> {
+        match action {
+            Action::Log(notice) => log::notice(&notice),
+            Action::Init => {
+                let result = match self.init.take() {
+                    Some(init) => init(driver.config()),
+                    None => Err(Output::error_of("Runtime.InitTwice", "init ran already")),
+                };
+                match result {
+                    Ok(handler) => {
+                        self.handler = Some(Arc::new(handler));
+                        let _ = driver.phase_done();
+                    }
+                    Err(e) => self.phase_failed(driver, "init failed", &e, out),
+                }
+            }
+            Action::BeforeSnapshot => {
+                // Last registered first.
+                let failed =
+                    std::iter::from_fn(|| self.before_snapshot.pop()).find_map(|hook| hook().err());
+                match failed {
+                    None => {
+                        let _ = driver.phase_done();
+                    }
+                    Some(e) => self.phase_failed(driver, "a before-snapshot hook failed", &e, out),
+                }
+            }
+            Action::AfterRestore => {
+                let failed = self.after_restore.drain(..).find_map(|hook| hook().err());
+                match failed {
+                    None => {
+                        let _ = driver.phase_done();
+                    }
+                    Some(e) => self.phase_failed(driver, "an after-restore hook failed", &e, out),
+                }
+            }
+            Action::Exit(exit) => return Some(self.exit(exit)),
+            // Transports run invocations themselves (inline or on workers).
+            Action::Invoke { .. } => {}
+        }
+        None
+    }
+
+    fn phase_failed(&self, driver: &mut Driver<'_>, what: &str, e: &Output, out: &mut Vec<u8>) {
+        rt_log!(Error, "{what}: {}: {}", e.error_type, e.message);
+        let _ = encode(out, |o| {
+            driver
+                .phase_failed(&e.error_type, &e.message, o)
+                .map_err(too_small)
+        });
+    }
+
+    fn exit(&mut self, exit: Exit) -> i32 {
+        if exit == Exit::Shutdown {
+            if let Some(hook) = self.on_shutdown.take() {
+                hook();
+            }
+            rt_log!(Info, "{exit}");
+        } else {
+            match (&exit, &self.last_error) {
+                (Exit::Unreachable { .. }, Some(e)) => rt_log!(Error, "{exit}: {e}"),
+                _ => rt_log!(Error, "{exit}"),
+            }
+        }
+        exit.code()
+    }
+
+    /// Runs the handler on `lane`'s invocation on this thread and submits its answer (or
+    /// streams it on `lane.conn`).
+    pub fn invoke(
+        &self,
+        driver: &mut Driver<'_>,
+        lane: usize,
+        event: Range<usize>,
+        buf: &mut LaneBuf,
+    ) {
+        let Some(handler) = self.handler.as_deref() else {
+            return;
+        };
+        let stream = if handler.streams() {
+            driver.start_stream(lane).ok()
+        } else {
+            None
+        };
+        let set_trace = driver.sets_trace_env();
+        let endpoint = driver.config().endpoint.clone();
+        let outcome = match driver.context(lane) {
+            Some(ctx) => call(handler, ctx, event, buf, stream, set_trace, &endpoint),
+            None => return,
+        };
+        self.finish(driver, lane, outcome, buf, Now::system());
+    }
+
+    /// Hands what [`call`] returned for `lane` to the driver.
+    pub fn finish(
+        &self,
+        driver: &mut Driver<'_>,
+        lane: usize,
+        outcome: Outcome,
+        buf: &mut LaneBuf,
+        now: Now,
+    ) {
+        match outcome {
+            Outcome::Answer => {}
+            Outcome::Streamed(StreamEnd::NotStarted) => {
+                driver.stream_done(lane, StreamEnd::NotStarted, now);
+            }
+            Outcome::Streamed(end) => {
+                driver.stream_done(lane, end, now);
+                return;
+            }
+        }
+        let content_type = self
+            .handler
+            .as_deref()
+            .map_or("application/json", |h| h.content_type());
+        let LaneBuf {
+            out, output, body, ..
+        } = buf;
+        let answer = match body {
+            Body::Error => Answer::Error {
+                error_type: &output.error_type,
+                message: &output.message,
+            },
+            _ => Answer::Response {
+                content_type,
+                len: buf_body_len(body, output, &buf.event, &buf.copy) as u64,
+            },
+        };
+        let _ = encode(out, |o| driver.submit(lane, answer, o).map_err(too_small));
+    }
+}
+
+fn buf_body_len(body: &Body, output: &Output, event: &[u8], copy: &[u8]) -> usize {
+    match body {
+        Body::Event(r) => event.get(r.clone()).map_or(0, <[u8]>::len),
+        Body::Output => output.body.len(),
+        Body::Copy => copy.len(),
+        Body::Error => 0,
+    }
+}
+
+fn too_small(e: SubmitError) -> Option<usize> {
+    match e {
+        SubmitError::BufferTooSmall { required } => Some(required),
+        _ => None,
+    }
+}
+
+/// Encodes with `f` into `buf`, growing it to what `f` says it needs (`Err(Some(required))`)
+/// and trying again; `None` when it failed for another reason.
+pub fn encode<T>(
+    buf: &mut Vec<u8>,
+    mut f: impl FnMut(&mut [u8]) -> Result<T, Option<usize>>,
+) -> Option<T> {
+    loop {
+        match f(buf) {
+            Ok(t) => return Some(t),
+            Err(Some(required)) if required > buf.len() => buf.resize(required, 0),
+            Err(_) => return None,
+        }
+    }
+}
+
+/// [`encode`]'s error for the driver's `BufferTooSmall`.
+pub fn grow(e: BufferTooSmall) -> Option<usize> {
+    Some(e.required)
+}
+
+/// What follows the head of the lane's next request.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Body {
+    /// The answer is an error (its body is in the head the driver encoded).
+    #[default]
+    Error,
+    /// A slice of the event buffer (a raw handler that answered with part of its event).
+    Event(Range<usize>),
+    /// `output.body`.
+    Output,
+    /// `copy` (a response borrowed from elsewhere, copied).
+    Copy,
+}
+
+/// One lane's connection and buffers, all allocated once.
+#[derive(Debug)]
+pub struct LaneBuf {
+    /// The lane's connection.
+    pub conn: Option<TcpStream>,
+    /// The driver's output buffer for this lane (passed to every verb that encodes for it).
+    pub out: Vec<u8>,
+    /// `/next` responses are read here; the event is a slice of it.
+    pub event: Box<[u8]>,
+    /// Replies to everything else are read here.
+    pub reply: Box<[u8]>,
+    /// Bytes read into the current buffer and not yet consumed.
+    pub filled: usize,
+    /// Handler scratch.
+    pub output: Output,
+    /// What follows the head of the answer.
+    pub body: Body,
+    /// A response that was neither the event nor `output.body`, copied.
+    pub copy: Vec<u8>,
+    /// The invocation's context, for a handler on another thread than the driver's.
+    pub ctx: Context,
+    /// A stream wrote on `conn` in blocking mode since the transport last looked.
+    pub streamed: bool,
+}
+
+impl LaneBuf {
+    /// Buffers sized for `driver`'s lanes.
+    pub fn new(driver: &Driver<'_>) -> LaneBuf {
+        LaneBuf {
+            conn: None,
+            out: vec![0; 1024],
+            event: vec![0; driver.event_buffer_size()].into_boxed_slice(),
+            reply: vec![0; driver.reply_buffer_size()].into_boxed_slice(),
+            filled: 0,
+            output: Output::default(),
+            body: Body::Error,
+            copy: Vec::new(),
+            ctx: Context::default(),
+            streamed: false,
+        }
+    }
+
+    /// Writes the rest of the request the driver handed out (`out[..len]`, then the body when
+    /// `with_body`) after the first `*done` bytes, as [`write_some`] does.
+    pub fn write_request(
+        &mut self,
+        len: usize,
+        with_body: bool,
+        done: &mut usize,
+    ) -> io::Result<bool> {
+        let LaneBuf {
+            conn,
+            out,
+            event,
+            output,
+            body,
+            copy,
+            ..
+        } = self;
+        let head = out.get(..len).unwrap_or_default();
+        let body: &[u8] = match (with_body, &*body) {
+            (false, _) | (true, Body::Error) => &[],
+            (true, Body::Event(r)) => event.get(r.clone()).unwrap_or_default(),
+            (true, Body::Output) => &output.body,
+            (true, Body::Copy) => copy,
+        };
+        match conn {
+            Some(conn) => write_some(conn, [head, body], done),
+            None => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+}
+
+/// How a handler call ended, for [`App::finish`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The answer is in the lane's buffers (`body`, `output`).
+    Answer,
+    /// The answer was streamed (or, `NotStarted`, failed before its first byte: the error is
+    /// in `output`).
+    Streamed(StreamEnd),
+}
+
+/// Calls `handler` on the event `buf.event[event]` with `ctx`, on this thread: panics are
+/// caught (unwind builds) and reported as `Handler.Panic`, `_X_AMZN_TRACE_ID` is set when
+/// `set_trace`, and the answer is left in `buf` (or streamed, given `stream`).
+pub fn call<H: Handler>(
+    handler: &H,
+    ctx: &Context,
+    event: Range<usize>,
+    buf: &mut LaneBuf,
+    stream: Option<Stream>,
+    set_trace: bool,
+    endpoint: &Endpoint,
+) -> Outcome {
+    if set_trace && !trace::set(ctx.xray_trace_id.as_deref()) {
+        rt_log!(
+            Warn,
+            "invocation {}: _X_AMZN_TRACE_ID not set",
+            ctx.request_id
+        );
+    }
+    let LaneBuf {
+        conn,
+        out,
+        event: event_buf,
+        output,
+        body,
+        copy,
+        streamed,
+        ..
+    } = buf;
+    output.clear();
+    let event_bytes = event_buf.get(event).unwrap_or_default();
+    panic::enter(ctx);
+    if let Some(stream) = stream {
+        let mut rs = ResponseStream::new(stream, conn, out, endpoint);
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            handler.call_streaming(ctx, event_bytes, &mut rs, output)
+        }));
+        panic::leave();
+        let ok = match result {
+            Ok(Reply::Error) => false,
+            Ok(_) => true,
+            Err(payload) => {
+                let _ = output.error(error_type::PANIC, panic::message(&*payload));
+                false
+            }
+        };
+        let end = rs.end((!ok).then_some((output.error_type.as_str(), output.message.as_str())));
+        buf_streamed_flag(end, streamed);
+        if end == StreamEnd::NotStarted {
+            *body = Body::Error;
+        }
+        return Outcome::Streamed(end);
+    }
+    let result = catch_unwind(AssertUnwindSafe(|| handler.call(ctx, event_bytes, output)));
+    panic::leave();
+    *body = match result {
+        Ok(Reply::Body(b)) => match in_buffer(b, event_buf) {
+            Some(range) => Body::Event(range),
+            None => {
+                copy.clear();
+                copy.extend_from_slice(b);
+                Body::Copy
+            }
+        },
+        Ok(Reply::Output) => Body::Output,
+        Ok(Reply::Error) => Body::Error,
+        Err(payload) => {
+            let _ = output.error(error_type::PANIC, panic::message(&*payload));
+            Body::Error
+        }
+    };
+    Outcome::Answer
+}
+
+fn buf_streamed_flag(end: StreamEnd, streamed: &mut bool) {
+    if end != StreamEnd::NotStarted {
+        *streamed = true;
+    }
+}
+
+/// Where `b` is inside `buf`, if it is (a raw handler echoing part of its event).
+fn in_buffer(b: &[u8], buf: &[u8]) -> Option<Range<usize>> {
+    let start = (b.as_ptr() as usize).checked_sub(buf.as_ptr() as usize)?;
+    let end = start.checked_add(b.len())?;
+    (end <= buf.len()).then_some(start..end)
+}
+
+/// Opens a connection to `endpoint` with `TCP_NODELAY` (a head and a body on a keep-alive
+/// connection must never wait on Nagle and delayed ACK). Lambda gives an IP literal: it is
+/// connected without name resolution.
+pub fn connect(endpoint: &Endpoint) -> io::Result<TcpStream> {
+    let stream = match endpoint.host().parse::<IpAddr>() {
+        Ok(ip) => TcpStream::connect((ip, endpoint.port()))?,
+        Err(_) => {
+            let mut last = io::Error::new(io::ErrorKind::NotFound, "host did not resolve");
+            let mut found = None;
+            for addr in (endpoint.host(), endpoint.port()).to_socket_addrs()? {
+                match TcpStream::connect(addr) {
+                    Ok(s) => {
+                        found = Some(s);
+                        break;
+                    }
+                    Err(e) => last = e,
+                }
+            }
+            found.ok_or(last)?
+        }
+    };
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// Writes what is left of `parts` after the first `*done` bytes, with `write_vectored`;
+/// `Ok(true)` once all is written, `Ok(false)` when a non-blocking socket would block.
+pub fn write_some(conn: &mut impl Write, parts: [&[u8]; 2], done: &mut usize) -> io::Result<bool> {
+    let [head, body] = parts;
+    let total = head.len() + body.len();
+    while *done < total {
+        let (a, b) = match head.get(*done..) {
+            Some(rest) if !rest.is_empty() => (rest, body),
+            _ => (body.get(*done - head.len()..).unwrap_or_default(), &[][..]),
+        };
+        match conn.write_vectored(&[IoSlice::new(a), IoSlice::new(b)]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => *done += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+/// What [`read_some`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fed {
+    /// The reply is not complete yet (a non-blocking socket has nothing more now, or a
+    /// blocking read timed out: see the error kinds `WouldBlock` / `TimedOut`).
+    Pending,
+    /// The reply is complete; the connection stays.
+    Done,
+    /// The connection is gone (closed by the driver's word, by the peer, or broken).
+    Closed,
+}
+
+/// Reads from `lane`'s connection into the buffer the driver says, feeding the driver, until
+/// the reply is complete or the socket has nothing more for now.
+pub fn read_some(driver: &mut Driver<'_>, lane: usize, buf: &mut LaneBuf, now: Now) -> Fed {
+    let LaneBuf {
+        conn,
+        event,
+        reply,
+        filled,
+        ..
+    } = buf;
+    let Some(stream) = conn.as_mut() else {
+        return Fed::Closed;
+    };
+    let target: &mut [u8] = match driver.reading(lane) {
+        Reading::Event => event,
+        Reading::Later => return Fed::Pending,
+        Reading::Reply | Reading::Nothing => reply,
+    };
+    loop {
+        let read = match target.get_mut(*filled..) {
+            Some(room) if !room.is_empty() => stream.read(room),
+            _ => Err(io::Error::other("reply larger than the read buffer")),
+        };
+        let input = match read {
+            Ok(0) => {
+                driver.handle_eof(lane, target.get_mut(..*filled).unwrap_or_default(), now);
+                Input::Close
+            }
+            Ok(n) => {
+                *filled += n;
+                driver.handle_input(lane, target.get_mut(..*filled).unwrap_or_default(), now)
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Fed::Pending;
+            }
+            // A reset ends the reply like an EOF does: what was read before it still counts
+            // (a `/next` cut after its request id is answered, not dropped).
+            Err(_) => {
+                driver.handle_eof(lane, target.get_mut(..*filled).unwrap_or_default(), now);
+                Input::Close
+            }
+        };
+        match input {
+            Input::NeedMore { keep } => *filled = keep,
+            Input::Done => {
+                *filled = 0;
+                return Fed::Done;
+            }
+            Input::Close => {
+                *filled = 0;
+                *conn = None;
+                return Fed::Closed;
+            }
+        }
+    }
+}
+
+/// Logs an unexpected failure to encode (the driver's own requests always fit a grown
+/// buffer): a bug, reported rather than hidden.
+pub(crate) fn encode_bug(what: &str) {
+    rt_log!(
+        Error,
+        "internal error: could not encode {what}; please report this"
+    );
+}
