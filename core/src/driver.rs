@@ -708,13 +708,13 @@ impl<'l> Driver<'l> {
                 retry_for_ms: self.config.reconnect_timeout_ms,
             });
         }
-        self.lost(lane, now);
+        self.lost(lane, now, false);
     }
 
     /// Writing on `lane` failed, or its connection broke with nothing read: the request may
     /// not have arrived. Drop the connection.
     pub fn connection_lost(&mut self, lane: usize, now: Now) {
-        self.lost(lane, now);
+        self.lost(lane, now, true);
     }
 
     /// Answers an [`Action::Invoke`] on `lane`: encodes the `/response` head (the transport
@@ -1087,8 +1087,9 @@ impl<'l> Driver<'l> {
         (FIRST_PAUSE_MS << failures.saturating_sub(1).min(16)).min(MAX_PAUSE_MS)
     }
 
-    /// The connection of `lane` is gone with its request's reply unknown.
-    fn lost(&mut self, lane: usize, now: Now) {
+    /// The connection of `lane` is gone with its request's reply unknown; `connected`: it had
+    /// been open (a request handed out may have gone out, in part or whole).
+    fn lost(&mut self, lane: usize, now: Now, connected: bool) {
         let timeout = self.config.reconnect_timeout_ms;
         let Some(l) = self.lanes.get_mut(lane) else {
             return;
@@ -1096,7 +1097,7 @@ impl<'l> Driver<'l> {
         l.link = Link::Closed;
         let (request, sent) = match l.step {
             Step::Queued { request, .. } => (request, false),
-            Step::Awaiting { request, .. } => (request, true),
+            Step::Awaiting { request, .. } => (request, connected),
             // An idle connection (the handler runs, or a stream owns it) went away: nothing
             // was outstanding on it.
             _ => return,
@@ -1194,7 +1195,7 @@ impl<'l> Driver<'l> {
             match decoder.finish_with(buf, &mut on_head) {
                 Ok(Some(m)) => Ok(Status::Complete(m)),
                 Ok(None) => {
-                    self.lost(lane, now);
+                    self.lost(lane, now, true);
                     return Input::Close;
                 }
                 Err(e) => Err(e),
@@ -1238,7 +1239,7 @@ impl<'l> Driver<'l> {
                     };
                     self.next_unusable(lane, head, InvalidInvocation::Http(error), now);
                 } else if eof && error == DecodeError::UnexpectedEof {
-                    self.lost(lane, now);
+                    self.lost(lane, now, true);
                 } else {
                     self.reply_unreadable(lane, request, error);
                 }
@@ -2344,6 +2345,40 @@ Lambda-Runtime-Deadline-Ms: soon\r\nContent-Length: 0\r\n\r\n";
         s.now = at(200);
         s.d.handle_timeout(s.now);
         assert!(s.send(0).unwrap().0.starts_with("GET "));
+    }
+
+    /// Found by the tokio transport: a failed connect spent the single resend, so two failed
+    /// connects lost an answer that was never sent.
+    #[test]
+    fn a_failed_connect_is_no_send() {
+        let mut l = lanes::<1>();
+        let mut s = Sim::new(&mut l, config(&[]), Options::default());
+        s.serving();
+        s.invoke(0, NEXT);
+        s.respond(0, 1);
+        for t in [0, 10, 30, 70] {
+            s.now = at(t);
+            s.d.handle_timeout(s.now);
+            let t = s.d.poll_transmit(0, s.now, &mut s.out[0]).unwrap().unwrap();
+            assert!(t.body, "still the answer");
+            s.d.connect_failed(0, s.now);
+            assert!(
+                !s.notices()
+                    .iter()
+                    .any(|n| matches!(n, Notice::AnswerLost { .. }))
+            );
+        }
+        s.now = at(200);
+        s.d.handle_timeout(s.now);
+        let (text, _) = s.send(0).unwrap();
+        assert!(text.contains("/invocation/req-1/response "));
+        // Once it went out and the connection broke, it is resent once, then given up.
+        s.d.connection_lost(0, s.now);
+        s.now = at(400);
+        s.d.handle_timeout(s.now);
+        s.put(0);
+        s.d.connection_lost(0, s.now);
+        assert!(matches!(s.notices()[..], [Notice::AnswerLost { .. }]));
     }
 
     #[test]
