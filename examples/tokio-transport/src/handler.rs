@@ -1,5 +1,5 @@
-//! Handler forms on top of the raw transport: calling a handler (panics caught, oversized
-//! responses refused), errors with a chosen `errorType`, and typed JSON handlers.
+//! Handler forms on top of the raw transport: calling a handler (panics caught), errors with a
+//! chosen `errorType`, typed JSON handlers, and the `_X_AMZN_TRACE_ID` the handler sees.
 
 use std::fmt::Display;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -9,6 +9,16 @@ use std::task::{self, Poll};
 use lamina_core::{Context, error_type};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+/// The variable that carries the invocation's X-Ray trace id.
+const TRACE: &str = "_X_AMZN_TRACE_ID";
+
+/// A raw handler: `async fn(&Context, Vec<u8>) -> Result<Vec<u8>, E>` (an async closure works),
+/// whose `Err(e)` is reported on `/error` with `e`'s short type name (or the type a
+/// [`Diagnostic`] names) and `e`'s `Display`.
+pub trait Handler<E>: AsyncFn(&Context, Vec<u8>) -> Result<Vec<u8>, E> {}
+
+impl<E, F: AsyncFn(&Context, Vec<u8>) -> Result<Vec<u8>, E>> Handler<E> for F {}
 
 /// An error with an explicit `errorType`, instead of the error's Rust type name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,10 +60,11 @@ pub fn short_type_name<T: ?Sized>() -> &'static str {
     name.trim_start_matches('&').trim_start_matches("mut ")
 }
 
-/// Wraps `async fn(&Context, E) -> Result<R, Err>` as a raw handler for [`run`](crate::run):
+/// Wraps `async fn(&Context, E) -> Result<R, Err>` as a raw handler for [`run`](crate::run)
+/// (or the one [`run_with_init`](crate::run_with_init)'s init returns):
 /// an event that does not deserialize is an `InvalidEvent` error, a response that does not
 /// serialize an `InvalidResponse` one, and `Err(e)` is reported with `e`'s short type name.
-pub fn json<F, E, R, Err>(f: F) -> impl AsyncFn(&Context, Vec<u8>) -> Result<Vec<u8>, Diagnostic>
+pub fn json<F, E, R, Err>(f: F) -> impl Handler<Diagnostic>
 where
     F: AsyncFn(&Context, E) -> Result<R, Err>,
     E: DeserializeOwned,
@@ -73,25 +84,18 @@ where
     }
 }
 
-/// Lambda's limit on a synchronous response.
-pub const MAX_RESPONSE: usize = 6 * 1024 * 1024;
-
-/// Calls the handler: `Err(e)`, a panic (in an unwind build) or a response over
-/// [`MAX_RESPONSE`] becomes the error to report.
+/// Calls the handler: `Err(e)` or a panic (in an unwind build) becomes the error to report.
+/// (A response over `LAMINA_MAX_RESPONSE_BYTES` is the driver's to refuse.)
 pub(crate) async fn invoke<H, E>(
     h: &H,
     ctx: &Context,
     event: Vec<u8>,
 ) -> Result<Vec<u8>, Diagnostic>
 where
-    H: AsyncFn(&Context, Vec<u8>) -> Result<Vec<u8>, E>,
+    H: Handler<E>,
     E: Display + 'static,
 {
     match CatchUnwind(pin!(h(ctx, event))).await {
-        Ok(Ok(body)) if body.len() > MAX_RESPONSE => Err(Diagnostic::new(
-            error_type::RESPONSE_TOO_LARGE,
-            format!("the response is {} bytes, over the maximum of {MAX_RESPONSE}", body.len()),
-        )),
         Ok(Ok(body)) => Ok(body),
         Ok(Err(e)) => Err(Diagnostic::from_error(&e)),
         Err(panic) => {
@@ -115,6 +119,25 @@ impl<F: Future> Future for CatchUnwind<'_, F> {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
             Err(panic) => Poll::Ready(Err(panic)),
+        }
+    }
+}
+
+/// Sets `_X_AMZN_TRACE_ID` to the invocation's trace id, or removes it (the loop calls it at
+/// start, and before each invocation when [`Driver::sets_trace_env`] says so: one at a time).
+///
+/// `std::env::set_var` is the simple choice for an example; glibc keeps every distinct value
+/// ever set (about 116 bytes per invocation), where the mio transport rewrites one buffer.
+///
+/// [`Driver::sets_trace_env`]: lamina_core::Driver::sets_trace_env
+pub(crate) fn set_trace(trace: Option<&str>) {
+    // SAFETY: this runtime touches the environment from the task that runs the handlers only,
+    // between invocations; a handler that reads it from threads of its own races with this, as
+    // with any runtime that sets `_X_AMZN_TRACE_ID`.
+    unsafe {
+        match trace.filter(|t| !t.contains('\0')) {
+            Some(t) => std::env::set_var(TRACE, t),
+            None => std::env::remove_var(TRACE),
         }
     }
 }

@@ -1,199 +1,184 @@
-//! A tokio transport for lamina, written against `lamina-core`'s public API alone: the core
-//! encodes every request and decodes every response; this file only moves bytes between a tokio
-//! `TcpStream` and the core's [`Machine`], calls the async handler, and reconnects. Handler
-//! forms (typed JSON, [`Diagnostic`] errors, caught panics) are in `handler.rs`; an example
-//! is `src/bin/hello.rs`.
+//! A tokio transport for lamina, written against `lamina-core`'s public API alone: a loop
+//! around the [`Driver`]'s verbs, which make every protocol decision. One invocation at a time.
+//! Handler forms (typed JSON, [`Diagnostic`] errors, caught panics, `_X_AMZN_TRACE_ID`) are in
+//! `handler.rs`.
 
 mod handler;
 
-use std::convert::Infallible;
-use std::fmt::Display;
+use std::fmt::{Debug, Display};
 use std::io;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
 
 use bytes::Buf;
-pub use handler::{Diagnostic, json};
-pub use lamina_core::Context;
-use lamina_core::request::EncodeError::BufferTooSmall as TooSmall;
-use lamina_core::{Config, Endpoint, Event, Input, Machine, MachineError, Recovery, error_type};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+pub use handler::{Diagnostic, Handler, json};
+use lamina_core::{Action, Answer, BufferTooSmall, Connection, Driver, Input, Lane, Now};
+pub use lamina_core::{Config, Context};
+use lamina_core::{Options, Reading, SubmitError};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+use tokio::time::{Instant, sleep_until};
 
-/// Failures in a row may last this long before the runtime gives up.
-const RECONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Runs `handler` as this process's Lambda runtime; see [`run_with_init`].
+pub async fn run<E: Display + 'static>(handler: impl Handler<E>) -> ExitCode {
+    run_with_init(async move |_: &Config| Ok::<_, Diagnostic>(handler)).await
+}
+
+/// Runs `init` (an `Err` goes to `/init/error`), then serves invocations with the handler it
+/// returned; returns the exit code when the driver says stop, the reason on stderr.
+pub async fn run_with_init<I, IE, H, E>(init: I) -> ExitCode
+where
+    I: AsyncFnOnce(&Config) -> Result<H, IE>,
+    IE: Display + 'static,
+    H: Handler<E>,
+    E: Display + 'static,
+{
+    handler::set_trace(None); // never an inherited value
+    let config = match Config::from_lookup(|name| std::env::var(name).ok()) {
+        Ok(config) => config,
+        Err(e) => return fatal(e),
+    };
+    let mut lanes = [Lane::default()];
+    let options = Options { max_lanes: 1, graceful_shutdown: false };
+    let Ok(mut d) = Driver::new(config, options, &mut lanes) else { return fatal("no lane") };
+    // The lane's output buffer goes unchanged to every verb that encodes for it (a resend
+    // writes the same bytes again); `filled` bytes are read into the buffer `reading` names.
+    let (mut out, mut body, mut conn, mut filled) = (Vec::new(), Vec::new(), None, 0);
+    let (mut event, mut reply) = (vec![0; d.event_buffer_size()], vec![0; d.reply_buffer_size()]);
+    let (mut init, mut handler, mut last_error) = (Some(init), None, None);
+    loop {
+        while let Some(action) = d.poll_action() {
+            match action {
+                Action::Init => {
+                    let Some(init) = init.take() else { continue };
+                    match init(d.config()).await.map_err(|e| Diagnostic::from_error(&e)) {
+                        Ok(h) => {
+                            handler = Some(h);
+                            internal(d.phase_done());
+                        }
+                        Err(e) => {
+                            let (ty, msg) = (&e.error_type, &e.message);
+                            internal(encode(&mut out, |o| d.phase_failed(ty, msg, o)));
+                        }
+                    }
+                }
+                Action::BeforeSnapshot | Action::AfterRestore => internal(d.phase_done()),
+                Action::Invoke { lane, event: at } => {
+                    let (Some(h), Some(ctx)) = (&handler, d.context(lane)) else { continue };
+                    if d.sets_trace_env() {
+                        handler::set_trace(ctx.xray_trace_id.as_deref());
+                    }
+                    let done = handler::invoke(h, ctx, event.get(at).unwrap_or_default().to_vec())
+                        .await
+                        .map(|b| body = b);
+                    let answer = match &done {
+                        Ok(()) => Answer::Response { content_type: JSON, len: body.len() as u64 },
+                        Err(e) => Answer::Error { error_type: &e.error_type, message: &e.message },
+                    };
+                    internal(encode(&mut out, |o| d.submit(lane, answer, o)));
+                }
+                Action::Log(n) if n.level() >= d.config().log_level => {
+                    let id = n.request_id().map(|id| format!("{id}: ")).unwrap_or_default();
+                    eprintln!("lamina-tokio: {} {id}{n}", n.level().as_str());
+                }
+                Action::Log(_) => {}
+                Action::Exit(exit) if exit.code() == 0 => return ExitCode::SUCCESS,
+                Action::Exit(exit) => {
+                    let why = last_error.map(|e| format!(" (last error: {e})")).unwrap_or_default();
+                    eprintln!("lamina-tokio: {exit}{why}");
+                    return ExitCode::from(exit.code() as u8);
+                }
+            }
+        }
+        let now = Now::system();
+        let room = |e: BufferTooSmall| SubmitError::BufferTooSmall { required: e.required };
+        if let Ok(Some(t)) = encode(&mut out, |o| d.poll_transmit(0, now, o).map_err(room)) {
+            if t.connection == Connection::New {
+                let ep = &d.config().endpoint;
+                let new = TcpStream::connect((ep.host(), ep.port())).await;
+                match new.and_then(|c| c.set_nodelay(true).map(|()| c)) {
+                    Ok(c) => (conn, last_error) = (Some(c), None),
+                    Err(e) => {
+                        (conn, last_error) = (None, Some(e));
+                        d.connect_failed(0, Now::system());
+                        continue;
+                    }
+                }
+            }
+            filled = 0;
+            let mut bytes = out[..t.len].chain(if t.body { &body[..] } else { &[] });
+            let written = match conn.as_mut() {
+                Some(c) => c.write_all_buf(&mut bytes).await.is_ok(), // one vectored write
+                None => false,
+            };
+            if written {
+                d.transmitted(0, Now::system());
+            } else {
+                conn = None;
+                d.connection_lost(0, Now::system());
+            }
+            continue; // see what that caused before waiting
+        }
+        let deadline = d.poll_timeout().map(|t| Instant::now() + t.duration_from(Now::system()));
+        tokio::select! {
+            Some(_) = async { Some(conn.as_ref()?.readable().await) } => {
+                let buf = if d.reading(0) == Reading::Event { &mut event } else { &mut reply };
+                read(&mut d, &mut conn, buf, &mut filled);
+            }
+            () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                d.handle_timeout(Now::system());
+            }
+            else => return fatal("internal error: nothing to wait for"),
+        }
+    }
+}
 
 /// The `Content-Type` of every response.
 const JSON: &str = "application/json";
-/// `Err` is why the runtime must exit.
-type Res<T> = Result<T, String>;
 
-/// Runs `handler` as this process's Lambda runtime; returns only when it must exit (the reason
-/// logged on stderr): `AWS_LAMBDA_RUNTIME_API` missing or invalid, a 500 from the Runtime API,
-/// or no connection for 10 s. `Err(e)` is reported as `/error` with `e`'s short type name (or
-/// the type a [`Diagnostic`] names); a panic as `Handler.Panic`.
-pub async fn run<H, E>(handler: H) -> ExitCode
-where
-    H: AsyncFn(&Context, Vec<u8>) -> Result<Vec<u8>, E>,
-    E: Display + 'static,
-{
-    let error = match std::env::var("AWS_LAMBDA_RUNTIME_API").map(|v| Endpoint::parse(&v)) {
-        Ok(Ok(endpoint)) => serve(endpoint, &handler).await.err().unwrap_or_default(),
-        Ok(Err(e)) => format!("AWS_LAMBDA_RUNTIME_API: {}", e.as_str()),
-        Err(e) => format!("AWS_LAMBDA_RUNTIME_API: {e}"),
+/// Runs an encoding verb on `out`, growing it (its bytes kept) until the verb fits.
+fn encode<T>(
+    out: &mut Vec<u8>,
+    mut verb: impl FnMut(&mut [u8]) -> Result<T, SubmitError>,
+) -> Result<T, SubmitError> {
+    loop {
+        match verb(out) {
+            Err(SubmitError::BufferTooSmall { required }) if required > out.len() => {
+                out.resize(required, 0);
+            }
+            done => return done,
+        }
+    }
+}
+
+/// Reads what is there into `buf` after its `filled` bytes and feeds it to the driver; drops
+/// the connection on EOF or reset (after feeding what was read), or when the driver says so.
+fn read(d: &mut Driver<'_>, conn: &mut Option<TcpStream>, buf: &mut [u8], filled: &mut usize) {
+    let n = match conn.as_ref().map(|c| c.try_read(&mut buf[*filled..])) {
+        Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => return,
+        Some(Ok(n)) => n,
+        _ => 0, // EOF or reset
     };
-    eprintln!("lamina-tokio: {error}");
+    let (buf, now) = (&mut buf[..*filled + n], Now::system());
+    if n == 0 {
+        d.handle_eof(0, buf, now);
+        (*filled, *conn) = (0, None);
+        return;
+    }
+    match d.handle_input(0, buf, now) {
+        Input::NeedMore { keep } => *filled = keep,
+        Input::Done => *filled = 0,
+        Input::Close => (*filled, *conn) = (0, None),
+    }
+}
+
+/// A verb refused: a bug in this loop.
+fn internal<E: Debug>(r: Result<(), E>) {
+    if let Err(e) = r {
+        eprintln!("lamina-tokio: internal error: {e:?}");
+    }
+}
+
+fn fatal(why: impl Display) -> ExitCode {
+    eprintln!("lamina-tokio: {why}");
     ExitCode::FAILURE
-}
-
-/// The loop: `/next`, the handler, `/response` or `/error`, until something says stop.
-async fn serve<H, E>(endpoint: Endpoint, handler: &H) -> Res<Infallible>
-where
-    H: AsyncFn(&Context, Vec<u8>) -> Result<Vec<u8>, E>,
-    E: Display + 'static,
-{
-    let config = Config::default();
-    let mut m = Machine::new(endpoint.clone(), config);
-    let mut conn = Conn { endpoint, stream: None, failures: 0, since: None };
-    let mut next_buf = vec![0u8; config.next.buffer_size()];
-    let mut answer_buf = vec![0u8; config.answer.buffer_size()];
-    let mut head = vec![0u8; 4096];
-    loop {
-        let n = encode(&mut head, |h| m.poll_next(h))?;
-        // `/next` lost with the connection: poll again on a new one.
-        let Ok(event) = conn.exchange(&mut m, [&head[..n], &[]], &mut next_buf).await? else {
-            continue;
-        };
-        let id = m.context().request_id.clone();
-        let mut answer = match event {
-            Event::Invocation { body, warnings } => {
-                warnings.messages().for_each(|w| eprintln!("lamina-tokio: {id}: {w}"));
-                let event = next_buf.get(body).unwrap_or_default().to_vec();
-                handler::invoke(handler, m.context(), event).await
-            }
-            Event::InvalidInvocation { reason } => {
-                eprintln!("lamina-tokio: {id}: invalid invocation ({reason})");
-                Err(Diagnostic::new(error_type::INVALID_INVOCATION, reason.as_str()))
-            }
-            Event::Malformed { reason } => {
-                eprintln!("lamina-tokio: malformed /next response ({reason}); polling again");
-                continue;
-            }
-            Event::Fatal { status } => return Err(format!("/next answered {status}; exiting")),
-            other => return Err(format!("internal error: {other:?} after /next")),
-        };
-        loop {
-            let (n, body) = match &answer {
-                Ok(b) => (encode(&mut head, |h| m.respond(h, JSON, b.len() as u64))?, &b[..]),
-                Err(d) => (encode(&mut head, |h| m.fail(h, &d.error_type, &d.message))?, &[][..]),
-            };
-            let log = |what: &str| eprintln!("lamina-tokio: {id}: {what}");
-            match conn.exchange(&mut m, [&head[..n], body], &mut answer_buf).await? {
-                Err(Recovery::Resend) => continue, // the machine allows the same answer once
-                Err(_) => log("connection lost twice while answering; the answer is lost"),
-                Ok(Event::Accepted) => {}
-                Ok(Event::PayloadTooLarge) => {
-                    let msg = "the Runtime API refused the response as too large (413)";
-                    answer = Err(Diagnostic::new(error_type::RESPONSE_TOO_LARGE, msg));
-                    continue;
-                }
-                Ok(Event::TimedOut) => log("invocation timed out (410); serving the next"),
-                Ok(Event::Fatal { status }) => return Err(format!("answered {status}")),
-                Ok(other) => log(&format!("answer not accepted: {other:?}")),
-            }
-            break;
-        }
-    }
-}
-
-/// Encodes with the machine into `head`, growing it when the machine asks for more room.
-fn encode<F: FnMut(&mut [u8]) -> Result<usize, MachineError>>(
-    head: &mut Vec<u8>,
-    mut f: F,
-) -> Res<usize> {
-    loop {
-        match f(head) {
-            Err(MachineError::Encode(TooSmall { required })) => head.resize(required, 0),
-            done => return done.map_err(|e| format!("internal error: {e}")),
-        }
-    }
-}
-
-/// One keep-alive connection, reopened with exponential backoff (10 ms doubling to 1 s).
-struct Conn {
-    endpoint: Endpoint,
-    stream: Option<TcpStream>,
-    failures: u32,
-    since: Option<Instant>,
-}
-
-/// What one request got: a whole response, or a lost connection and how to recover.
-type Got = Result<Event, Recovery>;
-
-impl Conn {
-    /// Counts a failure; `Err` once failures have lasted longer than the reconnect timeout.
-    fn failed(&mut self, why: io::Error) -> Res<()> {
-        self.failures += 1;
-        match self.since.get_or_insert_with(Instant::now).elapsed() < RECONNECT_TIMEOUT {
-            true => Ok(()),
-            false => Err(format!("cannot reach the Runtime API: {why} (gave up after 10 s)")),
-        }
-    }
-
-    async fn connect(&mut self) -> Res<TcpStream> {
-        loop {
-            if self.failures > 0 {
-                let delay = Duration::from_millis(10 << (self.failures - 1).min(7));
-                tokio::time::sleep(delay.min(Duration::from_secs(1))).await;
-            }
-            match TcpStream::connect((self.endpoint.host(), self.endpoint.port())).await {
-                Ok(s) => return s.set_nodelay(true).map(|()| s).map_err(|e| e.to_string()),
-                Err(e) => self.failed(e)?,
-            }
-        }
-    }
-
-    /// Sends head and body (one vectored write where it can), then reads into `buf`, feeding
-    /// the machine, until it has a whole response or the connection is lost.
-    async fn exchange(&mut self, m: &mut Machine, out: [&[u8]; 2], buf: &mut [u8]) -> Res<Got> {
-        let internal = |e: MachineError| format!("internal error: {e}");
-        let mut stream = if let Some(s) = self.stream.take() { s } else { self.connect().await? };
-        if let Err(e) = stream.write_all_buf(&mut Buf::chain(out[0], out[1])).await {
-            self.failed(e)?;
-            return Ok(Err(m.connection_lost()));
-        }
-        let mut filled = 0;
-        loop {
-            let read = match buf.get_mut(filled..) {
-                Some(room) if !room.is_empty() => stream.read(room).await,
-                _ => Err(io::Error::other("response larger than the buffer")),
-            };
-            let input = match read {
-                Ok(n) if n > 0 => {
-                    filled += n;
-                    m.handle(&mut buf[..filled]).map_err(internal)?
-                }
-                // EOF or reset: what was read still counts (a `/next` cut after its request id
-                // is answered for that id); otherwise the machine says how to recover.
-                end => match m.handle_eof(&mut buf[..filled]).map_err(internal)? {
-                    Ok(input) => input,
-                    Err(recovery) => {
-                        self.failed(end.err().unwrap_or(io::ErrorKind::UnexpectedEof.into()))?;
-                        return Ok(Err(recovery));
-                    }
-                },
-            };
-            match input {
-                Input::NeedMore { keep } => filled = keep,
-                Input::Complete { event, consumed, close } => {
-                    (self.failures, self.since) = (0, None);
-                    // Bytes after the response were never asked for: replace the connection.
-                    if !close && consumed == filled {
-                        self.stream = Some(stream);
-                    }
-                    return Ok(Ok(event));
-                }
-            }
-        }
-    }
 }
