@@ -5,6 +5,7 @@ use core::fmt;
 
 use heapless::String;
 
+use crate::buf::parse_u64;
 use crate::endpoint::{Endpoint, EndpointError};
 use crate::response::Limits;
 
@@ -209,69 +210,100 @@ impl Config {
         let api = get("AWS_LAMBDA_RUNTIME_API").ok_or(StartError::MissingRuntimeApi)?;
         let endpoint = Endpoint::parse(api.as_ref()).map_err(StartError::InvalidRuntimeApi)?;
         let mut c = Config::new(endpoint);
-        let mut read = Reader {
-            config: &mut c,
-            get: &mut get,
-        };
-        read.string("AWS_LAMBDA_FUNCTION_NAME", |c| &mut c.function_name);
-        read.string("AWS_LAMBDA_FUNCTION_VERSION", |c| &mut c.function_version);
-        read.string("AWS_LAMBDA_LOG_GROUP_NAME", |c| &mut c.log_group);
-        read.string("AWS_LAMBDA_LOG_STREAM_NAME", |c| &mut c.log_stream);
-        if let Some(n) = read.number(
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-            "a size in MB",
-            1,
-            1 << 20,
-        ) {
-            read.config.memory_mb = n as u32;
-        }
-        if let Some(n) = read.number(
-            "AWS_LAMBDA_MAX_CONCURRENCY",
-            "a number from 1 to 1024",
-            1,
-            u64::from(MAX_CONCURRENCY),
-        ) {
-            read.config.max_concurrency = n as u32;
-        }
-        read.with("AWS_LAMBDA_INITIALIZATION_TYPE", |c, v| {
-            c.init_type = match v.trim() {
-                "on-demand" | "" => InitType::OnDemand,
-                "provisioned-concurrency" => InitType::ProvisionedConcurrency,
-                "snap-start" => InitType::SnapStart,
-                "lambda-managed-instances" => InitType::ManagedInstances,
-                _ => {
-                    return Err(
-                        "on-demand, provisioned-concurrency, snap-start or lambda-managed-instances",
-                    );
-                }
-            };
-            Ok(())
-        });
-        // Lambda validates these two itself: a value not understood keeps the default and is
-        // reported with a warning, not as an init failure.
-        read.log_setting("AWS_LAMBDA_LOG_FORMAT", |c, v| {
-            c.log_format = match v.trim() {
-                t if t.eq_ignore_ascii_case("json") => LogFormat::Json,
-                t if t.eq_ignore_ascii_case("text") || t.is_empty() => LogFormat::Text,
-                _ => return Err("Text or JSON"),
-            };
-            Ok(())
-        });
-        read.log_setting("AWS_LAMBDA_LOG_LEVEL", |c, v| {
-            c.log_level = LogLevel::parse(v).ok_or("TRACE, DEBUG, INFO, WARN, ERROR or FATAL")?;
-            Ok(())
-        });
-        let max = 1 << 40;
-        if let Some(n) = read.number("LAMINA_MAX_EVENT_BYTES", "a size in bytes", 0, max) {
-            read.config.max_event = n as usize;
-        }
-        if let Some(n) = read.number("LAMINA_MAX_RESPONSE_BYTES", "a size in bytes", 0, max) {
-            read.config.max_response = n;
-        }
-        if let Some(n) = read.number("LAMINA_RECONNECT_TIMEOUT_MS", "milliseconds", 0, max) {
-            read.config.reconnect_timeout_ms = n;
+        for var in Var::ALL {
+            if let Some(value) = get(var.name()) {
+                c.set(var, value.as_ref());
+            }
         }
         Ok(c)
+    }
+
+    /// Applies one variable's value (one code path for all of them: this runs once, and its
+    /// size matters more than its speed).
+    fn set(&mut self, var: Var, v: &str) {
+        let number = |max: u64| parse_u64(v.trim().as_bytes()).filter(|n| *n <= max);
+        let result = match var {
+            Var::FunctionName => put(&mut self.function_name, v),
+            Var::FunctionVersion => put(&mut self.function_version, v),
+            Var::LogGroup => put(&mut self.log_group, v),
+            Var::LogStream => put(&mut self.log_stream, v),
+            Var::MemorySize => match number(1 << 20) {
+                Some(n) if n > 0 => {
+                    self.memory_mb = n as u32;
+                    Ok(())
+                }
+                _ => Err("a size in MB"),
+            },
+            Var::MaxConcurrency => match number(u64::from(MAX_CONCURRENCY)) {
+                Some(n) if n > 0 => {
+                    self.max_concurrency = n as u32;
+                    Ok(())
+                }
+                _ => Err("a number from 1 to 1024"),
+            },
+            Var::InitType => {
+                self.init_type = match v.trim() {
+                    "on-demand" | "" => InitType::OnDemand,
+                    "provisioned-concurrency" => InitType::ProvisionedConcurrency,
+                    "snap-start" => InitType::SnapStart,
+                    "lambda-managed-instances" => InitType::ManagedInstances,
+                    _ => {
+                        self.refuse(
+                            var,
+                            "on-demand, provisioned-concurrency, snap-start or \
+                             lambda-managed-instances",
+                        );
+                        return;
+                    }
+                };
+                Ok(())
+            }
+            // Lambda validates these two itself: a value not understood keeps the default and
+            // is reported with a warning, not as an init failure.
+            Var::LogFormat => {
+                match v.trim() {
+                    t if t.eq_ignore_ascii_case("json") => self.log_format = LogFormat::Json,
+                    t if t.eq_ignore_ascii_case("text") || t.is_empty() => {
+                        self.log_format = LogFormat::Text;
+                    }
+                    _ => self.ignore(var, "Text or JSON"),
+                }
+                return;
+            }
+            Var::LogLevel => {
+                match LogLevel::parse(v) {
+                    Some(l) => self.log_level = l,
+                    None => self.ignore(var, "TRACE, DEBUG, INFO, WARN, ERROR or FATAL"),
+                }
+                return;
+            }
+            Var::MaxEvent => number(1 << 40)
+                .map(|n| self.max_event = n as usize)
+                .ok_or("a size in bytes"),
+            Var::MaxResponse => number(1 << 40)
+                .map(|n| self.max_response = n)
+                .ok_or("a size in bytes"),
+            Var::ReconnectTimeout => number(1 << 40)
+                .map(|n| self.reconnect_timeout_ms = n)
+                .ok_or("milliseconds"),
+        };
+        if let Err(expected) = result {
+            self.refuse(var, expected);
+        }
+    }
+
+    fn refuse(&mut self, var: Var, expected: &'static str) {
+        self.invalid.get_or_insert(Invalid {
+            name: var.name(),
+            expected,
+        });
+    }
+
+    fn ignore(&mut self, var: Var, expected: &'static str) {
+        self.ignored.get_or_insert(Invalid {
+            name: var.name(),
+            expected,
+        });
     }
 
     /// The first variable that held a value of the wrong form (the runtime reports it on
@@ -293,69 +325,60 @@ impl Config {
     }
 }
 
-struct Reader<'a, F> {
-    config: &'a mut Config,
-    get: &'a mut F,
+/// The variables read besides `AWS_LAMBDA_RUNTIME_API`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Var {
+    FunctionName,
+    FunctionVersion,
+    LogGroup,
+    LogStream,
+    MemorySize,
+    MaxConcurrency,
+    InitType,
+    LogFormat,
+    LogLevel,
+    MaxEvent,
+    MaxResponse,
+    ReconnectTimeout,
 }
 
-impl<F: FnMut(&str) -> Option<S>, S: AsRef<str>> Reader<'_, F> {
-    fn with(
-        &mut self,
-        name: &'static str,
-        apply: impl FnOnce(&mut Config, &str) -> Result<(), &'static str>,
-    ) {
-        if let Some(v) = (self.get)(name)
-            && let Err(expected) = apply(self.config, v.as_ref())
-        {
-            self.config
-                .invalid
-                .get_or_insert(Invalid { name, expected });
+impl Var {
+    const ALL: [Var; 12] = [
+        Var::FunctionName,
+        Var::FunctionVersion,
+        Var::LogGroup,
+        Var::LogStream,
+        Var::MemorySize,
+        Var::MaxConcurrency,
+        Var::InitType,
+        Var::LogFormat,
+        Var::LogLevel,
+        Var::MaxEvent,
+        Var::MaxResponse,
+        Var::ReconnectTimeout,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Var::FunctionName => "AWS_LAMBDA_FUNCTION_NAME",
+            Var::FunctionVersion => "AWS_LAMBDA_FUNCTION_VERSION",
+            Var::LogGroup => "AWS_LAMBDA_LOG_GROUP_NAME",
+            Var::LogStream => "AWS_LAMBDA_LOG_STREAM_NAME",
+            Var::MemorySize => "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            Var::MaxConcurrency => "AWS_LAMBDA_MAX_CONCURRENCY",
+            Var::InitType => "AWS_LAMBDA_INITIALIZATION_TYPE",
+            Var::LogFormat => "AWS_LAMBDA_LOG_FORMAT",
+            Var::LogLevel => "AWS_LAMBDA_LOG_LEVEL",
+            Var::MaxEvent => "LAMINA_MAX_EVENT_BYTES",
+            Var::MaxResponse => "LAMINA_MAX_RESPONSE_BYTES",
+            Var::ReconnectTimeout => "LAMINA_RECONNECT_TIMEOUT_MS",
         }
     }
+}
 
-    fn log_setting(
-        &mut self,
-        name: &'static str,
-        apply: impl FnOnce(&mut Config, &str) -> Result<(), &'static str>,
-    ) {
-        if let Some(v) = (self.get)(name)
-            && let Err(expected) = apply(self.config, v.as_ref())
-        {
-            self.config
-                .ignored
-                .get_or_insert(Invalid { name, expected });
-        }
-    }
-
-    fn string<const N: usize>(
-        &mut self,
-        name: &'static str,
-        field: impl FnOnce(&mut Config) -> &mut String<N>,
-    ) {
-        self.with(name, |c, v| {
-            let f = field(c);
-            f.clear();
-            f.push_str(v).map_err(|_| "a shorter value")
-        });
-    }
-
-    fn number(
-        &mut self,
-        name: &'static str,
-        expected: &'static str,
-        min: u64,
-        max: u64,
-    ) -> Option<u64> {
-        let mut out = None;
-        self.with(name, |_, v| match v.trim().parse::<u64>() {
-            Ok(n) if (min..=max).contains(&n) => {
-                out = Some(n);
-                Ok(())
-            }
-            _ => Err(expected),
-        });
-        out
-    }
+fn put<const N: usize>(field: &mut String<N>, v: &str) -> Result<(), &'static str> {
+    field.clear();
+    field.push_str(v).map_err(|_| "a shorter value")
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use crate::base64;
 use crate::buf::{eq_ignore_case, parse_u64, trim_ows};
 use crate::id::Id;
+use crate::jsonread::{Key, Reader};
 use crate::response::{DecodeError, MAX_HEADERS, parse_head};
 
 /// Longest function ARN kept.
@@ -359,21 +360,103 @@ fn decode_client_context(value: &[u8]) -> Option<ClientContext> {
         let n = base64::decode(value, &mut decoded)?;
         decoded.get(..n)?
     };
-    parse_json(json)
+    Reader::new(json).document(|r| {
+        let mut cc = ClientContext::default();
+        let mut seen = Seen::default();
+        r.object(|r, key| {
+            if key.is("client") {
+                seen.once(0)?;
+                cc.client = match r.peek_null() {
+                    true => r.null()?,
+                    false => Some(client_application(r)?),
+                };
+            } else if key.is("custom") {
+                seen.once(1)?;
+                cc.custom = string_map(r)?;
+            } else if key.is("env") {
+                seen.once(2)?;
+                cc.env = string_map(r)?;
+            } else {
+                r.skip()?;
+            }
+            Some(())
+        })?;
+        Some(cc)
+    })
+}
+
+fn client_application(r: &mut Reader<'_>) -> Option<ClientApplication> {
+    let mut app = ClientApplication::default();
+    let mut seen = Seen::default();
+    r.object(|r, key| {
+        let field = [
+            "installation_id",
+            "app_title",
+            "app_version_name",
+            "app_version_code",
+            "app_package_name",
+        ]
+        .iter()
+        .position(|name| key.is(name));
+        let Some(i) = field else { return r.skip() };
+        seen.once(i)?;
+        let value = r.optional()?;
+        match i {
+            0 => app.installation_id = value,
+            1 => app.app_title = value,
+            2 => app.app_version_name = value,
+            3 => app.app_version_code = value,
+            _ => app.app_package_name = value,
+        }
+        Some(())
+    })?;
+    Some(app)
+}
+
+fn string_map(r: &mut Reader<'_>) -> Option<StringMap> {
+    let mut map = StringMap::new();
+    r.object(|r, key| {
+        let Key::Short(k) = key else { return None };
+        let mut v = String::new();
+        r.string_into(&mut v)?;
+        map.insert(k, v).ok().map(drop)
+    })?;
+    Some(map)
 }
 
 fn decode_identity(value: &[u8]) -> Option<CognitoIdentity> {
     if value.len() > MAX_IDENTITY {
         return None;
     }
-    parse_json(value)
+    Reader::new(value).document(|r| {
+        let mut id = CognitoIdentity::default();
+        let mut seen = Seen::default();
+        r.object(|r, key| {
+            if key.is("cognitoIdentityId") {
+                seen.once(0)?;
+                id.identity_id = r.optional()?;
+            } else if key.is("cognitoIdentityPoolId") {
+                seen.once(1)?;
+                id.identity_pool_id = r.optional()?;
+            } else {
+                r.skip()?;
+            }
+            Some(())
+        })?;
+        Some(id)
+    })
 }
 
-fn parse_json<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Option<T> {
-    let mut scratch = [0u8; MAX_FIELD * 2];
-    serde_json_core::from_slice_escaped::<T>(json, &mut scratch)
-        .ok()
-        .map(|(v, _)| v)
+/// Fields of one object already read: a field given twice makes the document invalid, as a
+/// serde deserializer has it.
+#[derive(Default)]
+struct Seen(u8);
+
+impl Seen {
+    fn once(&mut self, i: usize) -> Option<()> {
+        let bit = 1u8.checked_shl(i as u32)?;
+        (self.0 & bit == 0).then(|| self.0 |= bit)
+    }
 }
 
 /// Finds a valid request id in a head that could not be parsed whole (too large, or broken
@@ -628,5 +711,162 @@ Lambda-Runtime-Aws-Request-Id: other\r\n";
             ),
             None
         );
+    }
+
+    mod against_serde {
+        use super::super::*;
+        use proptest::prelude::*;
+        use serde_json::{Map, Value, json};
+        extern crate std;
+        use std::string::String as StdString;
+        use std::vec::Vec;
+
+        fn string() -> impl Strategy<Value = StdString> {
+            prop_oneof![
+                "[a-z_]{0,8}",
+                ".{0,12}",
+                "[a-z]{60,70}",
+                "[\\u{0}-\\u{1f}\\\\\"/é😀]{0,6}",
+                "x{250,260}",
+            ]
+        }
+
+        fn scalar() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                string().prop_map(Value::String),
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(|n| json!(n)),
+                any::<f64>()
+                    .prop_filter("finite", |f| f.is_finite())
+                    .prop_map(|f| json!(f)),
+            ]
+        }
+
+        fn value() -> impl Strategy<Value = Value> {
+            scalar().prop_recursive(3, 24, 4, |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    proptest::collection::vec((string(), inner), 0..4)
+                        .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+                ]
+            })
+        }
+
+        fn member(keys: &'static [&'static str]) -> impl Strategy<Value = (StdString, Value)> {
+            (
+                prop_oneof![
+                    proptest::sample::select(keys).prop_map(StdString::from),
+                    string()
+                ],
+                value(),
+            )
+        }
+
+        fn object(keys: &'static [&'static str], n: usize) -> impl Strategy<Value = Value> {
+            proptest::collection::vec(member(keys), 0..n)
+                .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>()))
+        }
+
+        const APP: &[&str] = &[
+            "installation_id",
+            "app_title",
+            "app_version_name",
+            "app_version_code",
+            "app_package_name",
+        ];
+
+        fn string_map() -> impl Strategy<Value = Value> {
+            proptest::collection::vec((string(), string()), 0..20).prop_map(|kv| {
+                Value::Object(kv.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
+            })
+        }
+
+        fn client_context() -> impl Strategy<Value = Value> {
+            // serde also reads a struct from an array of its fields in order; lamina reads the
+            // documents the mobile SDKs send, objects, so arrays are left out where a struct is.
+            let not_array = || value().prop_filter("an array", |v| !v.is_array());
+            (
+                proptest::option::of(prop_oneof![object(APP, 6), not_array()]),
+                proptest::option::of(prop_oneof![string_map(), value()]),
+                proptest::option::of(prop_oneof![string_map(), value()]),
+                object(&["x"], 3),
+            )
+                .prop_map(|(client, custom, env, extra)| {
+                    let mut m = extra.as_object().cloned().unwrap_or_default();
+                    for (k, v) in [("client", client), ("custom", custom), ("env", env)] {
+                        if let Some(v) = v {
+                            m.insert(k.into(), v);
+                        }
+                    }
+                    Value::Object(m)
+                })
+        }
+
+        proptest! {
+            #[test]
+            fn client_context_as_serde_reads_it(doc in client_context(), cut in any::<u16>()) {
+                let text = serde_json::to_string(&doc).unwrap();
+                let ours = decode_client_context(text.as_bytes());
+                let fits = text.len() <= MAX_CLIENT_CONTEXT;
+                let theirs = serde_json::from_str::<ClientContext>(&text).ok().filter(|_| fits);
+                prop_assert_eq!(&ours, &theirs, "{}", text);
+                // A document cut short is refused by both.
+                let mut cut = usize::from(cut) % text.len().max(1);
+                while !text.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                if let Some(t) = text.get(..cut) {
+                    let ours = decode_client_context(t.as_bytes());
+                    let theirs = serde_json::from_str::<ClientContext>(t).ok();
+                    prop_assert_eq!(ours, theirs, "{}", t);
+                }
+            }
+
+            #[test]
+            fn identity_as_serde_reads_it(
+                doc in object(&["cognitoIdentityId", "cognitoIdentityPoolId"], 4),
+                // Structure-breaking bytes; how far serde is lenient with invalid UTF-8 in what
+                // it skips is not something to copy byte for byte.
+                junk in proptest::collection::vec(0x20u8..0x7f, 0..3),
+                at in any::<u16>(),
+            ) {
+                let doc = serde_json::to_string(&doc).unwrap();
+                let mut at = usize::from(at) % (doc.len() + 1);
+                while !doc.is_char_boundary(at) {
+                    at -= 1;
+                }
+                let mut text = doc.into_bytes();
+                text.splice(at..at, junk);
+                let ours = decode_identity(&text);
+                let theirs = serde_json::from_slice::<CognitoIdentity>(&text)
+                    .ok()
+                    .filter(|_| text.len() <= MAX_IDENTITY);
+                prop_assert_eq!(ours, theirs, "{}", StdString::from_utf8_lossy(&text));
+            }
+        }
+
+        #[test]
+        fn duplicate_fields_and_escapes() {
+            let cases: [&[u8]; 6] = [
+                br#"{"client":{"app_title":"a","app_title":"b"}}"#,
+                br#"{"custom":{"k":"1","k":"2"}}"#,
+                br#"{"custom":{"k":"\ud83d\ude00 \u00e9\n"}}"#,
+                br#"{"custom":{"k":"\ud83d"}}"#,
+                br#"{"env":{}, "other": [1, {"a": [true, null, -0.5e-3]}]} "#,
+                br#"{"client":null,"custom":{},"env":{"a":"b"}} x"#,
+            ];
+            for c in cases {
+                let theirs = serde_json::from_slice::<ClientContext>(c).ok();
+                assert_eq!(
+                    decode_client_context(c),
+                    theirs,
+                    "{}",
+                    StdString::from_utf8_lossy(c)
+                );
+            }
+            let v: Vec<u8> = Vec::new();
+            assert_eq!(decode_client_context(&v), None);
+        }
     }
 }

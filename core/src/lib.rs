@@ -26,6 +26,7 @@ pub mod error_type;
 pub mod event;
 pub mod id;
 mod json;
+mod jsonread;
 pub mod notice;
 pub mod request;
 pub mod response;

@@ -6,15 +6,19 @@
 
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, RawFd};
+#[cfg(feature = "workers")]
 use std::sync::Arc;
 
 use lamina_core::{Action, Config, Connection, Driver, Now, Transmit};
 use lamina_std::Handler;
 use lamina_std::transport::{App, Fed, LaneBuf, Transport, connect, encode, grow, read_some};
+#[cfg(feature = "workers")]
+use mio::Waker;
 use mio::net::UnixStream;
 use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Token, Waker};
+use mio::{Events, Interest, Poll, Token};
 
+#[cfg(feature = "workers")]
 use crate::pool::{Job, Pool};
 
 const WAKER: Token = Token(usize::MAX - 1);
@@ -67,7 +71,9 @@ struct EventLoop {
     poll: Poll,
     events: Events,
     slots: Vec<Slot>,
+    #[cfg(feature = "workers")]
     pool: Option<Pool>,
+    #[cfg(feature = "workers")]
     waker: Option<Arc<Waker>>,
     signals: Option<UnixStream>,
     /// Lane 0's output buffer stands in here while a worker has lane 0's buffers.
@@ -81,6 +87,7 @@ impl EventLoop {
         if let Some(s) = signals.as_mut() {
             poll.registry().register(s, SIGNALS, Interest::READABLE)?;
         }
+        #[cfg(feature = "workers")]
         let waker = if driver.invocation_lanes() > 1 {
             Some(Arc::new(Waker::new(poll.registry(), WAKER)?))
         } else {
@@ -96,7 +103,9 @@ impl EventLoop {
             events: Events::with_capacity(driver.lanes() + 4),
             poll,
             slots,
+            #[cfg(feature = "workers")]
             pool: None,
+            #[cfg(feature = "workers")]
             waker,
             signals,
             spare_out: Vec::new(),
@@ -147,9 +156,12 @@ impl EventLoop {
             if terminated && self.drain_signals() {
                 driver.shutdown(now);
             }
+            #[cfg(feature = "workers")]
             if finished {
                 self.collect(driver, app, now);
             }
+            #[cfg(not(feature = "workers"))]
+            let _ = finished;
             driver.handle_timeout(now);
         }
     }
@@ -180,56 +192,65 @@ impl EventLoop {
         lane: usize,
         event: std::ops::Range<usize>,
     ) {
-        let Some(slot) = self.slots.get_mut(lane) else {
+        let Some(mut buf) = self.slots.get_mut(lane).and_then(|s| s.buf.take()) else {
             return;
         };
-        let Some(mut buf) = slot.buf.take() else {
-            return;
-        };
-        let workers = driver.invocation_lanes() > 1;
-        if workers && self.pool.is_none() {
-            self.pool = match (app.handler(), self.waker.clone()) {
-                (Some(h), Some(waker)) => {
-                    match Pool::start(
-                        driver.invocation_lanes(),
-                        h.clone(),
-                        waker,
-                        driver.config().endpoint.clone(),
-                    ) {
-                        Ok(pool) => Some(pool),
-                        Err(e) => {
-                            lamina_std::rt_log!(
-                                Warn,
-                                "no worker threads ({e}): handlers run inline"
-                            );
-                            None
-                        }
-                    }
-                }
-                _ => None,
+        #[cfg(feature = "workers")]
+        {
+            buf = match self.dispatch(driver, app, lane, event.clone(), buf) {
+                Ok(()) => return,
+                Err(buf) => buf,
             };
         }
-        if let (true, Some(pool), Some(handler), Some(ctx)) = (
-            workers,
+        app.invoke(driver, lane, event, &mut buf);
+        if let Some(slot) = self.slots.get_mut(lane) {
+            Self::after_handler(&self.poll, lane, &mut slot.sock, &mut buf);
+            slot.buf = Some(buf);
+        }
+    }
+
+    /// Hands the invocation to lane `lane`'s worker when several run at once (the pool starts
+    /// at the first); the buffers come back when it runs inline.
+    #[cfg(feature = "workers")]
+    fn dispatch<H: Handler>(
+        &mut self,
+        driver: &mut Driver<'_>,
+        app: &App<H>,
+        lane: usize,
+        event: std::ops::Range<usize>,
+        mut buf: Box<LaneBuf>,
+    ) -> Result<(), Box<LaneBuf>> {
+        if driver.invocation_lanes() < 2 {
+            return Err(buf);
+        }
+        if self.pool.is_none()
+            && let (Some(h), Some(waker)) = (app.handler(), self.waker.clone())
+        {
+            let (n, endpoint) = (driver.invocation_lanes(), driver.config().endpoint.clone());
+            match Pool::start(n, h.clone(), waker, endpoint) {
+                Ok(pool) => self.pool = Some(pool),
+                Err(e) => lamina_std::rt_log!(Warn, "no worker threads ({e}): handlers run inline"),
+            }
+        }
+        let (Some(pool), Some(handler), Some(ctx)) = (
             self.pool.as_ref().filter(|p| lane < p.len()),
             app.handler(),
             driver.context(lane),
-        ) {
-            buf.ctx.clone_from(ctx);
-            let stream = if handler.streams() {
-                driver.start_stream(lane).ok()
-            } else {
-                None
-            };
-            pool.submit(lane, Job { buf, event, stream });
-            return;
-        }
-        app.invoke(driver, lane, event, &mut buf);
-        Self::after_handler(&self.poll, lane, &mut slot.sock, &mut buf);
-        slot.buf = Some(buf);
+        ) else {
+            return Err(buf);
+        };
+        buf.ctx.clone_from(ctx);
+        let stream = if handler.streams() {
+            driver.start_stream(lane).ok()
+        } else {
+            None
+        };
+        pool.submit(lane, Job { buf, event, stream });
+        Ok(())
     }
 
     /// Takes back the buffers workers are done with.
+    #[cfg(feature = "workers")]
     fn collect<H: Handler>(&mut self, driver: &mut Driver<'_>, app: &App<H>, now: Now) {
         let Some(pool) = self.pool.as_ref() else {
             return;

@@ -2,8 +2,7 @@
 #![warn(missing_docs)]
 
 mod event_loop;
-// Without the `workers` feature the loop never starts a pool (one lane): its parts go unused.
-#[cfg_attr(not(feature = "workers"), allow(dead_code, unused_imports))]
+#[cfg(feature = "workers")]
 mod pool;
 
 use std::borrow::Cow;

@@ -47,7 +47,6 @@ pub(crate) struct Pool {
 
 impl Pool {
     /// Starts `n` workers sharing `handler`.
-    #[cfg(feature = "workers")]
     pub(crate) fn start<H: Handler>(
         n: usize,
         handler: Arc<H>,
@@ -67,17 +66,6 @@ impl Pool {
                 .spawn(move || worker(&ch, &*handler, &waker, &endpoint))?;
         }
         Ok(Pool { channels })
-    }
-
-    /// Without the `workers` feature there are no workers (the loop never asks for any).
-    #[cfg(not(feature = "workers"))]
-    pub(crate) fn start<H: Handler>(
-        _n: usize,
-        _handler: Arc<H>,
-        _waker: Arc<Waker>,
-        _endpoint: Endpoint,
-    ) -> std::io::Result<Pool> {
-        Err(std::io::Error::other("built without the `workers` feature"))
     }
 
     /// How many workers there are (worker `i` serves lane `i`).
@@ -108,7 +96,6 @@ impl Drop for Pool {
     }
 }
 
-#[cfg(feature = "workers")]
 fn worker<H: Handler>(ch: &Channel, handler: &H, waker: &Waker, endpoint: &Endpoint) {
     loop {
         let job = {

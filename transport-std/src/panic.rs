@@ -24,7 +24,7 @@ pub fn message(payload: &(dyn Any + Send)) -> &str {
     }
 }
 
-#[cfg(panic = "abort")]
+#[cfg(all(panic = "abort", not(panic = "immediate-abort")))]
 mod abort {
     use std::cell::RefCell;
     use std::io::{Read, Write};
@@ -137,9 +137,9 @@ mod abort {
 
 /// Prepares panic reporting for the Runtime API at `endpoint` (abort builds install the hook).
 pub fn install(endpoint: &lamina_core::Endpoint) {
-    #[cfg(panic = "abort")]
+    #[cfg(all(panic = "abort", not(panic = "immediate-abort")))]
     abort::install(endpoint);
-    #[cfg(not(panic = "abort"))]
+    #[cfg(not(all(panic = "abort", not(panic = "immediate-abort"))))]
     let _ = endpoint;
 }
 
@@ -148,7 +148,7 @@ pub fn install(endpoint: &lamina_core::Endpoint) {
 #[inline]
 pub fn enter(ctx: &Context) {
     crate::log::set_request_id(&ctx.request_id);
-    #[cfg(panic = "abort")]
+    #[cfg(all(panic = "abort", not(panic = "immediate-abort")))]
     abort::enter(ctx);
 }
 
@@ -156,7 +156,7 @@ pub fn enter(ctx: &Context) {
 #[inline]
 pub fn leave() {
     crate::log::clear_request_id();
-    #[cfg(panic = "abort")]
+    #[cfg(all(panic = "abort", not(panic = "immediate-abort")))]
     abort::leave();
 }
 
