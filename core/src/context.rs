@@ -225,8 +225,8 @@ impl Context {
     /// [`Id::is_empty`]), so the invocation can still be answered.
     pub fn decode(&mut self, head: &[u8]) -> Result<Warnings, InvalidInvocation> {
         let mut storage = [const { MaybeUninit::uninit() }; MAX_HEADERS];
-        match parse_head(head, &mut storage) {
-            Ok((_, _, headers)) => self.decode_fields(headers),
+        match parse_head(head, &mut storage).and_then(|p| p.ok_or(DecodeError::InvalidHead)) {
+            Ok((_, _, _, headers)) => self.decode_fields(headers),
             Err(e) => {
                 self.clear();
                 if let Some(id) = salvage_request_id(head) {
@@ -249,40 +249,47 @@ impl Context {
         let mut request_id: Option<Option<Id>> = None;
         let mut invocation_id: Option<Option<Id>> = None;
         for h in headers {
-            let Some(name) = strip_prefix_ignore_case(h.name.as_bytes(), b"lambda-runtime-") else {
+            let Some(field) = Field::of(h.name.as_bytes()) else {
                 continue;
             };
             let value = trim_ows(h.value);
-            if eq_ignore_case(name, b"aws-request-id") {
-                request_id.get_or_insert_with(|| Id::new(value));
-            } else if eq_ignore_case(name, b"deadline-ms") {
-                deadline.get_or_insert_with(|| parse_u64(value));
-            } else if eq_ignore_case(name, b"invoked-function-arn") {
-                match bounded(value) {
+            match field {
+                Field::RequestId => {
+                    request_id.get_or_insert_with(|| Id::new(value));
+                }
+                Field::Deadline => {
+                    deadline.get_or_insert_with(|| parse_u64(value));
+                }
+                Field::Arn => match bounded(value) {
                     Some(arn) => self.invoked_function_arn = arn,
                     None => warnings |= Warnings::ARN_DROPPED,
+                },
+                Field::TraceId => {
+                    self.xray_trace_id = bounded(value);
+                    if self.xray_trace_id.is_none() {
+                        warnings |= Warnings::TRACE_ID_DROPPED;
+                    }
                 }
-            } else if eq_ignore_case(name, b"trace-id") {
-                self.xray_trace_id = bounded(value);
-                if self.xray_trace_id.is_none() {
-                    warnings |= Warnings::TRACE_ID_DROPPED;
+                Field::TenantId => {
+                    self.tenant_id = bounded(value);
+                    if self.tenant_id.is_none() {
+                        warnings |= Warnings::TENANT_ID_DROPPED;
+                    }
                 }
-            } else if eq_ignore_case(name, b"aws-tenant-id") {
-                self.tenant_id = bounded(value);
-                if self.tenant_id.is_none() {
-                    warnings |= Warnings::TENANT_ID_DROPPED;
+                Field::InvocationId => {
+                    invocation_id.get_or_insert_with(|| Id::new(value));
                 }
-            } else if eq_ignore_case(name, b"invocation-id") {
-                invocation_id.get_or_insert_with(|| Id::new(value));
-            } else if eq_ignore_case(name, b"client-context") {
-                self.client_context = decode_client_context(value);
-                if self.client_context.is_none() {
-                    warnings |= Warnings::CLIENT_CONTEXT_DROPPED;
+                Field::ClientContext => {
+                    self.client_context = decode_client_context(value);
+                    if self.client_context.is_none() {
+                        warnings |= Warnings::CLIENT_CONTEXT_DROPPED;
+                    }
                 }
-            } else if eq_ignore_case(name, b"cognito-identity") {
-                self.identity = decode_identity(value);
-                if self.identity.is_none() {
-                    warnings |= Warnings::IDENTITY_DROPPED;
+                Field::Identity => {
+                    self.identity = decode_identity(value);
+                    if self.identity.is_none() {
+                        warnings |= Warnings::IDENTITY_DROPPED;
+                    }
                 }
             }
         }
@@ -334,7 +341,44 @@ impl Context {
     }
 }
 
+/// The `Lambda-Runtime-*` headers a `/next` response carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    RequestId,
+    Deadline,
+    Arn,
+    TraceId,
+    TenantId,
+    InvocationId,
+    ClientContext,
+    Identity,
+}
+
+impl Field {
+    /// Which one `name` is (case-insensitive). Headers are told apart by length and first
+    /// letter before one comparison confirms: every header of every `/next` passes here.
+    fn of(name: &[u8]) -> Option<Field> {
+        let rest = strip_prefix_ignore_case(name, b"lambda-runtime-")?;
+        let (field, full): (Field, &[u8]) = match (rest.len(), rest.first()? | 0x20) {
+            (14, b'a') => (Field::RequestId, b"aws-request-id"),
+            (14, b'c') => (Field::ClientContext, b"client-context"),
+            (11, _) => (Field::Deadline, b"deadline-ms"),
+            (20, _) => (Field::Arn, b"invoked-function-arn"),
+            (8, _) => (Field::TraceId, b"trace-id"),
+            (13, b'a') => (Field::TenantId, b"aws-tenant-id"),
+            (13, b'i') => (Field::InvocationId, b"invocation-id"),
+            (16, _) => (Field::Identity, b"cognito-identity"),
+            _ => return None,
+        };
+        eq_ignore_case(rest, full).then_some(field)
+    }
+}
+
 fn strip_prefix_ignore_case<'a>(s: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    // Most headers are told from the prefix by their first byte.
+    if s.first()? | 0x20 != *prefix.first()? {
+        return None;
+    }
     let head = s.get(..prefix.len())?;
     if eq_ignore_case(head, prefix) {
         s.get(prefix.len()..)

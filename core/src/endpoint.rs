@@ -64,7 +64,13 @@ pub struct Endpoint {
     port: u16,
     ipv6: bool,
     prefix: String<MAX_PREFIX>,
+    /// What every request line ends with and its first headers, encoded once:
+    /// ` HTTP/1.1\r\nHost: host:port\r\nUser-Agent: lamina/x.y.z\r\n`.
+    line_end: heapless::Vec<u8, LINE_END>,
 }
+
+/// Room for [`Endpoint`]'s encoded line end: the fixed text, brackets, the host and the port.
+const LINE_END: usize = 64 + MAX_HOST;
 
 impl Endpoint {
     /// Parses an `AWS_LAMBDA_RUNTIME_API` value such as `127.0.0.1:9001`,
@@ -140,12 +146,30 @@ impl Endpoint {
             Some(p @ 1..=65535) => p as u16,
             _ => return Err(EndpointError::InvalidPort),
         };
-        Ok(Endpoint {
+        let mut ep = Endpoint {
             host: String::try_from(host).map_err(|_| EndpointError::InvalidHost)?,
             port,
             ipv6,
             prefix: String::try_from(prefix).map_err(|_| EndpointError::InvalidPrefix)?,
-        })
+            line_end: heapless::Vec::new(),
+        };
+        let mut buf = [0u8; LINE_END];
+        let mut w = crate::buf::Writer::new(&mut buf);
+        w.put(b" HTTP/1.1\r\nHost: ");
+        ep.write_authority(&mut w);
+        w.put(b"\r\nUser-Agent: ");
+        w.put(crate::request::USER_AGENT.as_bytes());
+        w.put(b"\r\n");
+        let n = w.finish().map_err(|_| EndpointError::InvalidHost)?;
+        ep.line_end = heapless::Vec::from_slice(buf.get(..n).unwrap_or_default())
+            .map_err(|_| EndpointError::InvalidHost)?;
+        Ok(ep)
+    }
+
+    /// ` HTTP/1.1`, `Host` and `User-Agent`: the end of every request line and the headers
+    /// every request has.
+    pub(crate) fn line_end(&self) -> &[u8] {
+        &self.line_end
     }
 
     /// The host, without brackets for IPv6 (ready for `(host, port)` name resolution).

@@ -82,11 +82,7 @@ fn start(w: &mut Writer<'_>, method: &[u8], ep: &Endpoint, path: &[&[u8]]) {
     for piece in path {
         w.put(piece);
     }
-    w.put(b" HTTP/1.1\r\nHost: ");
-    ep.write_authority(w);
-    w.put(b"\r\nUser-Agent: ");
-    w.put(USER_AGENT.as_bytes());
-    w.put(b"\r\n");
+    w.put(ep.line_end());
 }
 
 fn header(w: &mut Writer<'_>, name: &[u8], value: &[u8]) {

@@ -304,33 +304,62 @@ impl Decoder {
         loop {
             match self.phase {
                 Phase::Head { start, scanned } => {
-                    let Some(end) = find_head_end(buf, start, scanned) else {
-                        let pending = buf.len().saturating_sub(start);
-                        if pending > self.limits.max_head {
-                            return Err(DecodeError::HeadTooLarge);
+                    let mut found = None;
+                    if scanned == start {
+                        // A head that arrived whole (the usual case) is parsed once, without
+                        // a scan for its end first.
+                        let avail = buf.get(start..).unwrap_or_default();
+                        let window = avail.get(..self.limits.max_head).unwrap_or(avail);
+                        // An error here may only mean the head is cut short: it is judged
+                        // once the whole head is there, as below.
+                        match read_head(window, on_head).unwrap_or(Head::Partial) {
+                            Head::Partial => {}
+                            Head::Interim(n) => {
+                                self.phase = Phase::Head {
+                                    start: start + n,
+                                    scanned: start + n,
+                                };
+                                continue;
+                            }
+                            Head::Final(n, info) => found = Some((start + n, info)),
                         }
-                        // Interim responses already read are dropped: move what follows them
-                        // to the front, so any number of them fits the buffer.
-                        if start > 0 {
-                            buf.copy_within(start.., 0);
-                        }
-                        self.phase = Phase::Head {
-                            start: 0,
-                            scanned: pending,
-                        };
-                        return Ok(Status::NeedMore { keep: pending });
-                    };
-                    if end - start > self.limits.max_head {
-                        return Err(DecodeError::HeadTooLarge);
                     }
-                    let head = buf.get(start..end).unwrap_or_default();
-                    let Some(info) = read_head(head, on_head)? else {
-                        // An interim response: the final one starts after it.
-                        self.phase = Phase::Head {
-                            start: end,
-                            scanned: end,
-                        };
-                        continue;
+                    let (end, info) = match found {
+                        Some(f) => f,
+                        None => {
+                            let Some(end) = find_head_end(buf, start, scanned) else {
+                                let pending = buf.len().saturating_sub(start);
+                                if pending > self.limits.max_head {
+                                    return Err(DecodeError::HeadTooLarge);
+                                }
+                                // Interim responses already read are dropped: move what
+                                // follows them to the front, so any number of them fits.
+                                if start > 0 {
+                                    buf.copy_within(start.., 0);
+                                }
+                                self.phase = Phase::Head {
+                                    start: 0,
+                                    scanned: pending,
+                                };
+                                return Ok(Status::NeedMore { keep: pending });
+                            };
+                            if end - start > self.limits.max_head {
+                                return Err(DecodeError::HeadTooLarge);
+                            }
+                            let head = buf.get(start..end).unwrap_or_default();
+                            match read_head(head, on_head)? {
+                                Head::Final(_, info) => (end, info),
+                                Head::Interim(_) => {
+                                    // An interim response: the final one starts after it.
+                                    self.phase = Phase::Head {
+                                        start: end,
+                                        scanned: end,
+                                    };
+                                    continue;
+                                }
+                                Head::Partial => return Err(DecodeError::InvalidHead),
+                            }
+                        }
                     };
                     self.status = info.status;
                     self.close = info.close;
@@ -552,35 +581,51 @@ fn parse_hex(s: &[u8]) -> Option<u64> {
 
 /// Parses a complete head into `storage` (which need not be initialised): its status, HTTP
 /// minor version and header fields.
+/// A parsed head: its length, status, HTTP minor version and fields.
+pub(crate) type Parsed<'b, 'h> = (usize, u16, u8, &'h [httparse::Header<'b>]);
+
+/// Parses the head at the start of `buf` into `storage` (which need not be initialised);
+/// `None` when `buf` holds only part of it.
 pub(crate) fn parse_head<'b, 'h>(
-    head: &'b [u8],
+    buf: &'b [u8],
     storage: &'h mut [MaybeUninit<httparse::Header<'b>>],
-) -> Result<(u16, u8, &'h [httparse::Header<'b>]), DecodeError> {
+) -> Result<Option<Parsed<'b, 'h>>, DecodeError> {
     let mut res = httparse::Response::new(&mut []);
-    match httparse::ParserConfig::default()
-        .parse_response_with_uninit_headers(&mut res, head, storage)
+    let len = match httparse::ParserConfig::default()
+        .parse_response_with_uninit_headers(&mut res, buf, storage)
     {
-        Ok(httparse::Status::Complete(_)) => {}
-        Ok(httparse::Status::Partial) => return Err(DecodeError::InvalidHead),
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => return Err(DecodeError::TooManyHeaders),
         Err(_) => return Err(DecodeError::InvalidHead),
-    }
+    };
     let status = res.code.ok_or(DecodeError::InvalidHead)?;
     let version = res.version.ok_or(DecodeError::InvalidHead)?;
-    Ok((status, version, res.headers))
+    Ok(Some((len, status, version, res.headers)))
 }
 
-/// Reads the framing of a complete head and hands its fields to `on_head`; `None` for an
-/// interim (`1xx`) response, which has no body and is followed by the real one.
-fn read_head(head: &[u8], on_head: OnHead<'_>) -> Result<Option<HeadInfo>, DecodeError> {
+/// What [`read_head`] found.
+enum Head {
+    /// Not all of the head is there.
+    Partial,
+    /// An interim (`1xx`) head of this length: the real one follows.
+    Interim(usize),
+    /// The final head, of this length.
+    Final(usize, HeadInfo),
+}
+
+/// Reads the framing of the head at the start of `buf` and hands its fields to `on_head`.
+fn read_head(buf: &[u8], on_head: OnHead<'_>) -> Result<Head, DecodeError> {
     let mut storage = [const { MaybeUninit::uninit() }; MAX_HEADERS];
-    let (status, version, headers) = parse_head(head, &mut storage)?;
+    let Some((len, status, version, headers)) = parse_head(buf, &mut storage)? else {
+        return Ok(Head::Partial);
+    };
     if (100..200).contains(&status) {
         // 101 would switch protocols, which lamina never asks for; the rest are interim.
         return if status == 101 {
             Err(DecodeError::InvalidHead)
         } else {
-            Ok(None)
+            Ok(Head::Interim(len))
         };
     }
     let mut info = HeadInfo {
@@ -591,32 +636,33 @@ fn read_head(head: &[u8], on_head: OnHead<'_>) -> Result<Option<HeadInfo>, Decod
     };
     for h in headers {
         let name = h.name.as_bytes();
-        // Every framing header starts with `c` or `t`; the Lambda ones are skipped at once.
-        match name.first() {
-            Some(b'c' | b'C' | b't' | b'T') => {}
-            _ => continue,
-        }
-        if eq_ignore_case(name, b"content-length") {
-            let n = parse_u64(trim_ows(h.value)).ok_or(DecodeError::InvalidContentLength)?;
-            if info.content_length.is_some_and(|m| m != n) {
-                return Err(DecodeError::InvalidContentLength);
+        // Told apart by length first: every header of every response passes here.
+        match name.len() {
+            14 if eq_ignore_case(name, b"content-length") => {
+                let n = parse_u64(trim_ows(h.value)).ok_or(DecodeError::InvalidContentLength)?;
+                if info.content_length.is_some_and(|m| m != n) {
+                    return Err(DecodeError::InvalidContentLength);
+                }
+                info.content_length = Some(n);
             }
-            info.content_length = Some(n);
-        } else if eq_ignore_case(name, b"transfer-encoding") {
-            // Only `chunked` is understood, and it must be the only coding.
-            if h.value.contains(&b',') || !eq_ignore_case(trim_ows(h.value), b"chunked") {
-                return Err(DecodeError::UnsupportedTransferEncoding);
+            17 if eq_ignore_case(name, b"transfer-encoding") => {
+                // Only `chunked` is understood, and it must be the only coding.
+                if h.value.contains(&b',') || !eq_ignore_case(trim_ows(h.value), b"chunked") {
+                    return Err(DecodeError::UnsupportedTransferEncoding);
+                }
+                info.chunked = true;
             }
-            info.chunked = true;
-        } else if eq_ignore_case(name, b"connection") {
-            for token in h.value.split(|&b| b == b',') {
-                let t = trim_ows(token);
-                if eq_ignore_case(t, b"close") {
-                    info.close = true;
-                } else if eq_ignore_case(t, b"keep-alive") && version == 0 {
-                    info.close = false;
+            10 if eq_ignore_case(name, b"connection") => {
+                for token in h.value.split(|&b| b == b',') {
+                    let t = trim_ows(token);
+                    if eq_ignore_case(t, b"close") {
+                        info.close = true;
+                    } else if eq_ignore_case(t, b"keep-alive") && version == 0 {
+                        info.close = false;
+                    }
                 }
             }
+            _ => {}
         }
     }
     if info.chunked && info.content_length.is_some() {
@@ -625,7 +671,7 @@ fn read_head(head: &[u8], on_head: OnHead<'_>) -> Result<Option<HeadInfo>, Decod
         info.close = true;
     }
     on_head(status, headers);
-    Ok(Some(info))
+    Ok(Head::Final(len, info))
 }
 
 #[cfg(test)]

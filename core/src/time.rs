@@ -42,15 +42,18 @@ impl Now {
     /// `SystemTime`.
     pub fn system() -> Now {
         use std::sync::OnceLock;
-        use std::time::{Instant as StdInstant, SystemTime, UNIX_EPOCH};
+        use std::time::{Duration, Instant as StdInstant, SystemTime, UNIX_EPOCH};
         static ORIGIN: OnceLock<StdInstant> = OnceLock::new();
-        let origin = *ORIGIN.get_or_init(StdInstant::now);
-        let unix_ms = SystemTime::now()
+        // One read of each clock; milliseconds without u128 arithmetic.
+        let ms = |d: Duration| d.as_secs() * 1000 + u64::from(d.subsec_millis());
+        let now = StdInstant::now();
+        let origin = *ORIGIN.get_or_init(|| now);
+        let unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
+            .unwrap_or_default();
         Now {
-            instant: Instant(origin.elapsed().as_millis() as u64),
-            unix_ms,
+            instant: Instant(ms(now.saturating_duration_since(origin))),
+            unix_ms: ms(unix),
         }
     }
 }

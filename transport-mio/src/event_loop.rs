@@ -48,6 +48,14 @@ impl Transport for Mio {
     }
 }
 
+/// What carrying out the driver's actions did.
+enum Acted {
+    Nothing,
+    /// A handler ran (time passed).
+    Invoked,
+    Exit(i32),
+}
+
 /// One lane: its buffers and the state of its socket under the poll.
 struct Slot {
     /// The buffers; `None` while a worker has them.
@@ -113,20 +121,23 @@ impl EventLoop {
     }
 
     fn run<H: Handler>(&mut self, driver: &mut Driver<'_>, app: &mut App<H>) -> i32 {
+        // The clocks are read once per wake-up, and again after a handler ran.
+        let mut now = Now::system();
         loop {
-            if let Some(code) = self.act(driver, app) {
-                return code;
+            match self.act(driver, app) {
+                Acted::Exit(code) => return code,
+                Acted::Invoked => now = Now::system(),
+                Acted::Nothing => {}
             }
             // Move every lane as far as it goes without waiting; again while that changed
             // something (a reply read whole makes new actions and requests).
             let mut progressed = false;
             for lane in 0..self.slots.len() {
-                progressed |= self.advance(driver, app, lane);
+                progressed |= self.advance(driver, app, lane, now);
             }
             if progressed {
                 continue;
             }
-            let now = Now::system();
             let timeout = driver.poll_timeout().map(|t| t.duration_from(now));
             if let Err(e) = self.poll.poll(&mut self.events, timeout)
                 && e.kind() != io::ErrorKind::Interrupted
@@ -152,7 +163,7 @@ impl EventLoop {
                     }
                 }
             }
-            let now = Now::system();
+            now = Now::system();
             if terminated && self.drain_signals() {
                 driver.shutdown(now);
             }
@@ -166,23 +177,27 @@ impl EventLoop {
         }
     }
 
-    /// Carries out the driver's actions; `Some(code)` to exit.
-    fn act<H: Handler>(&mut self, driver: &mut Driver<'_>, app: &mut App<H>) -> Option<i32> {
+    /// Carries out the driver's actions.
+    fn act<H: Handler>(&mut self, driver: &mut Driver<'_>, app: &mut App<H>) -> Acted {
+        let mut acted = Acted::Nothing;
         while let Some(action) = driver.poll_action() {
             match action {
-                Action::Invoke { lane, event } => self.invoke(driver, app, lane, event),
+                Action::Invoke { lane, event } => {
+                    self.invoke(driver, app, lane, event);
+                    acted = Acted::Invoked;
+                }
                 action => {
                     let out = match self.slots.first_mut().and_then(|s| s.buf.as_mut()) {
                         Some(buf) => &mut buf.out,
                         None => &mut self.spare_out,
                     };
                     if let Some(code) = app.act(driver, action, out) {
-                        return Some(code);
+                        return Acted::Exit(code);
                     }
                 }
             }
         }
-        None
+        acted
     }
 
     fn invoke<H: Handler>(
@@ -319,6 +334,7 @@ impl EventLoop {
         driver: &mut Driver<'_>,
         app: &mut App<H>,
         lane: usize,
+        now: Now,
     ) -> bool {
         let poll = &self.poll;
         let Some(Slot {
@@ -331,7 +347,7 @@ impl EventLoop {
         let mut progressed = false;
         if slot.readable {
             let fed = if buf.conn.is_some() {
-                read_some(driver, lane, buf, Now::system())
+                read_some(driver, lane, buf, now)
             } else {
                 Fed::Closed
             };
@@ -346,7 +362,6 @@ impl EventLoop {
             }
         }
         loop {
-            let now = Now::system();
             let (t, done) = match slot.writing.take() {
                 // Go on only once the socket said it can take more.
                 Some(w) if !slot.writable => {
@@ -385,7 +400,7 @@ impl EventLoop {
             }
             let mut done = done;
             match buf.write_request(t.len, t.body, &mut done) {
-                Ok(true) => driver.transmitted(lane, Now::system()),
+                Ok(true) => driver.transmitted(lane, now),
                 Ok(false) => {
                     // The socket's buffer is full: go on at its writable edge.
                     slot.writable = false;
@@ -395,7 +410,7 @@ impl EventLoop {
                 Err(_) => {
                     buf.conn = None;
                     slot.registered = None;
-                    driver.connection_lost(lane, Now::system());
+                    driver.connection_lost(lane, now);
                 }
             }
         }

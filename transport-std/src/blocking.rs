@@ -98,10 +98,10 @@ fn send_due<H: Handler>(driver: &mut Driver<'_>, app: &mut App<H>, lane: usize, 
             }
         }
         match buf.write_request(t.len, t.body, &mut 0) {
-            Ok(true) => driver.transmitted(lane, Now::system()),
+            Ok(true) => driver.transmitted(lane, now),
             Ok(false) | Err(_) => {
                 buf.conn = None;
-                driver.connection_lost(lane, Now::system());
+                driver.connection_lost(lane, now);
             }
         }
     }

@@ -23,6 +23,27 @@ const SIZE: usize = NAME.len() + MAX_TRACE_ID + 1;
 unsafe extern "C" {
     fn putenv(string: *mut c_char) -> i32;
     fn unsetenv(name: *const c_char) -> i32;
+    static environ: *const *const c_char;
+}
+
+/// Whether the environment holds `entry` itself (the pointer, not a copy of it).
+fn attached(entry: *const c_char) -> bool {
+    // SAFETY: `environ` is the C library's NULL-terminated array of entries; it is only read
+    // here, from the thread that runs handlers while one invocation runs at a time (see the
+    // module docs), like every other environment access of the runtime.
+    unsafe {
+        let mut p = environ;
+        if p.is_null() {
+            return false;
+        }
+        while !(*p).is_null() {
+            if *p == entry {
+                return true;
+            }
+            p = p.add(1);
+        }
+    }
+    false
 }
 
 /// The buffer handed to `putenv`. Leaked on purpose: the environment keeps pointing at it for
@@ -66,10 +87,16 @@ pub fn set(value: Option<&str>) -> bool {
     let end = NAME.len() + bytes.len();
     buf[NAME.len()..end].copy_from_slice(bytes);
     buf[end] = 0;
+    let entry = buf.as_mut_ptr().cast::<c_char>();
+    // Rewritten in place, the buffer already is the variable's value while the environment
+    // points at it; otherwise (first time, after an invocation without a trace id, or user code
+    // replaced it) it is attached again. A pointer scan is a fraction of putenv's name search.
+    if attached(entry) {
+        return true;
+    }
     // SAFETY: `buf` is NUL-terminated, `NAME=value`, and lives for the rest of the process;
     // putenv keeps the pointer (no copy, no allocation when the name is already present).
-    // Calling it every time re-attaches the buffer if user code replaced the variable.
-    unsafe { putenv(buf.as_mut_ptr().cast::<c_char>()) == 0 }
+    unsafe { putenv(entry) == 0 }
 }
 
 #[cfg(test)]
