@@ -133,6 +133,30 @@ pub(crate) fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 
+/// Whether `input` is `lower` ignoring ASCII case, where `lower` holds only lower-case
+/// letters, digits and `-`, and `input` is a header name or value httparse accepted (no CR,
+/// LF or other control characters but tab). Under those terms setting bit 5 of each input
+/// byte is exact, and 8 bytes are compared at a time: header names are matched on every
+/// response, this is the hot path of it.
+pub(crate) fn eq_token(input: &[u8], lower: &[u8]) -> bool {
+    if input.len() != lower.len() {
+        return false;
+    }
+    let (mut a, mut b) = (input.chunks_exact(8), lower.chunks_exact(8));
+    for (x, y) in (&mut a).zip(&mut b) {
+        let (Ok(x), Ok(y)) = (<[u8; 8]>::try_from(x), <[u8; 8]>::try_from(y)) else {
+            return false;
+        };
+        if u64::from_le_bytes(x) | 0x2020_2020_2020_2020 != u64::from_le_bytes(y) {
+            return false;
+        }
+    }
+    a.remainder()
+        .iter()
+        .zip(b.remainder())
+        .all(|(x, y)| x | 0x20 == *y)
+}
+
 /// Parses an unsigned decimal with no sign, no spaces and no overflow.
 pub(crate) fn parse_u64(s: &[u8]) -> Option<u64> {
     if s.is_empty() || s.len() > 20 {
@@ -210,5 +234,41 @@ mod tests {
     fn trims() {
         assert_eq!(trim_ows(b" \t a b\t "), b"a b");
         assert_eq!(trim_ows(b"   "), b"");
+    }
+
+    #[test]
+    fn tokens_compare_as_eq_ignore_case_does() {
+        let names: [&[u8]; 6] = [
+            b"content-length",
+            b"lambda-runtime-",
+            b"aws-request-id",
+            b"x",
+            b"transfer-encoding",
+            b"keep-alive",
+        ];
+        // Every byte httparse lets into a header name or value (no CR, LF or other controls
+        // but tab), at every position of every name.
+        let allowed = (0u8..=255).filter(|b| *b == b'\t' || *b >= 0x20);
+        for name in names {
+            for byte in allowed.clone() {
+                for at in 0..name.len() {
+                    let mut buf = [0u8; 32];
+                    let input = &mut buf[..name.len()];
+                    input.copy_from_slice(name);
+                    input[at] = byte;
+                    assert_eq!(
+                        eq_token(input, name),
+                        input.eq_ignore_ascii_case(name),
+                        "{input:?} vs {name:?}"
+                    );
+                }
+            }
+            let mut upper = [0u8; 32];
+            let upper = &mut upper[..name.len()];
+            upper.copy_from_slice(name);
+            upper.make_ascii_uppercase();
+            assert!(eq_token(upper, name));
+            assert!(!eq_token(&name[1..], name));
+        }
     }
 }

@@ -6,7 +6,7 @@ use heapless::{LinearMap, String};
 use serde::Deserialize;
 
 use crate::base64;
-use crate::buf::{eq_ignore_case, parse_u64, trim_ows};
+use crate::buf::{eq_ignore_case, eq_token, parse_u64, trim_ows};
 use crate::id::Id;
 use crate::jsonread::{Key, Reader};
 use crate::response::{DecodeError, MAX_HEADERS, parse_head};
@@ -245,39 +245,45 @@ impl Context {
     ) -> Result<Warnings, InvalidInvocation> {
         self.clear();
         let mut warnings = Warnings::NONE;
-        let mut deadline: Option<Option<u64>> = None;
-        let mut request_id: Option<Option<Id>> = None;
-        let mut invocation_id: Option<Option<Id>> = None;
+        // Every field is written in place: a `Context` is ~10 KB of bounded strings, and moving
+        // whole ones around cost more than decoding them.
+        let (mut request_id, mut invocation_id, mut deadline) = (Seen::No, Seen::No, Seen::No);
         for h in headers {
             let Some(field) = Field::of(h.name.as_bytes()) else {
                 continue;
             };
             let value = trim_ows(h.value);
             match field {
-                Field::RequestId => {
-                    request_id.get_or_insert_with(|| Id::new(value));
+                // The first of each counts.
+                Field::RequestId if request_id == Seen::No => {
+                    request_id = Seen::from(self.request_id.set(value));
                 }
-                Field::Deadline => {
-                    deadline.get_or_insert_with(|| parse_u64(value));
+                Field::InvocationId if invocation_id == Seen::No => {
+                    let id = self.invocation_id.get_or_insert_with(Id::default);
+                    invocation_id = Seen::from(id.set(value));
                 }
-                Field::Arn => match bounded(value) {
-                    Some(arn) => self.invoked_function_arn = arn,
-                    None => warnings |= Warnings::ARN_DROPPED,
+                Field::Deadline if deadline == Seen::No => match parse_u64(value) {
+                    Some(ms) => {
+                        self.deadline_ms = ms;
+                        deadline = Seen::Valid;
+                    }
+                    None => deadline = Seen::Invalid,
                 },
+                Field::RequestId | Field::InvocationId | Field::Deadline => {}
+                Field::Arn => {
+                    if !set_string(&mut self.invoked_function_arn, value) {
+                        warnings |= Warnings::ARN_DROPPED;
+                    }
+                }
                 Field::TraceId => {
-                    self.xray_trace_id = bounded(value);
-                    if self.xray_trace_id.is_none() {
+                    if !set_optional(&mut self.xray_trace_id, value) {
                         warnings |= Warnings::TRACE_ID_DROPPED;
                     }
                 }
                 Field::TenantId => {
-                    self.tenant_id = bounded(value);
-                    if self.tenant_id.is_none() {
+                    if !set_optional(&mut self.tenant_id, value) {
                         warnings |= Warnings::TENANT_ID_DROPPED;
                     }
-                }
-                Field::InvocationId => {
-                    invocation_id.get_or_insert_with(|| Id::new(value));
                 }
                 Field::ClientContext => {
                     self.client_context = decode_client_context(value);
@@ -294,28 +300,28 @@ impl Context {
             }
         }
         match request_id {
-            None => return Err(InvalidInvocation::MissingRequestId),
-            Some(None) => return Err(InvalidInvocation::InvalidRequestId),
-            Some(Some(id)) => self.request_id = id,
+            Seen::No => return Err(InvalidInvocation::MissingRequestId),
+            Seen::Invalid => return Err(InvalidInvocation::InvalidRequestId),
+            Seen::Valid => {}
         }
         match invocation_id {
-            None => {}
-            Some(None) => return Err(InvalidInvocation::InvalidInvocationId),
-            Some(Some(id)) => self.invocation_id = Some(id),
+            Seen::No => self.invocation_id = None,
+            Seen::Invalid => {
+                self.invocation_id = None;
+                return Err(InvalidInvocation::InvalidInvocationId);
+            }
+            Seen::Valid => {}
         }
         match deadline {
-            None => Err(InvalidInvocation::MissingDeadline),
-            Some(None) => Err(InvalidInvocation::InvalidDeadline),
-            Some(Some(ms)) => {
-                self.deadline_ms = ms;
-                Ok(warnings)
-            }
+            Seen::No => Err(InvalidInvocation::MissingDeadline),
+            Seen::Invalid => Err(InvalidInvocation::InvalidDeadline),
+            Seen::Valid => Ok(warnings),
         }
     }
 
     /// Empties every field (keeping the storage).
     pub fn clear(&mut self) {
-        self.request_id = Id::default();
+        self.request_id.clear();
         self.deadline_ms = 0;
         self.invoked_function_arn.clear();
         self.xray_trace_id = None;
@@ -370,7 +376,7 @@ impl Field {
             (16, _) => (Field::Identity, b"cognito-identity"),
             _ => return None,
         };
-        eq_ignore_case(rest, full).then_some(field)
+        eq_token(rest, full).then_some(field)
     }
 }
 
@@ -380,16 +386,43 @@ fn strip_prefix_ignore_case<'a>(s: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> 
         return None;
     }
     let head = s.get(..prefix.len())?;
-    if eq_ignore_case(head, prefix) {
+    if eq_token(head, prefix) {
         s.get(prefix.len()..)
     } else {
         None
     }
 }
 
-fn bounded<const N: usize>(value: &[u8]) -> Option<String<N>> {
-    let s = core::str::from_utf8(value).ok()?;
-    String::try_from(s).ok()
+/// Whether a header was seen, and whether its value was good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    No,
+    Valid,
+    Invalid,
+}
+
+impl From<bool> for Seen {
+    fn from(valid: bool) -> Seen {
+        if valid { Seen::Valid } else { Seen::Invalid }
+    }
+}
+
+/// Copies `value` into `field` if it is UTF-8 and fits; empties it otherwise.
+fn set_string<const N: usize>(field: &mut String<N>, value: &[u8]) -> bool {
+    field.clear();
+    match core::str::from_utf8(value) {
+        Ok(s) => field.push_str(s).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// [`set_string`] into an optional field, reusing its storage; `None` when it does not fit.
+fn set_optional<const N: usize>(field: &mut Option<String<N>>, value: &[u8]) -> bool {
+    let ok = set_string(field.get_or_insert_with(String::new), value);
+    if !ok {
+        *field = None;
+    }
+    ok
 }
 
 /// Plain JSON, or base64 of JSON (cargo-lambda), up to [`MAX_CLIENT_CONTEXT`] bytes.
@@ -406,7 +439,7 @@ fn decode_client_context(value: &[u8]) -> Option<ClientContext> {
     };
     Reader::new(json).document(|r| {
         let mut cc = ClientContext::default();
-        let mut seen = Seen::default();
+        let mut seen = Members::default();
         r.object(|r, key| {
             if key.is("client") {
                 seen.once(0)?;
@@ -431,7 +464,7 @@ fn decode_client_context(value: &[u8]) -> Option<ClientContext> {
 
 fn client_application(r: &mut Reader<'_>) -> Option<ClientApplication> {
     let mut app = ClientApplication::default();
-    let mut seen = Seen::default();
+    let mut seen = Members::default();
     r.object(|r, key| {
         let field = [
             "installation_id",
@@ -474,7 +507,7 @@ fn decode_identity(value: &[u8]) -> Option<CognitoIdentity> {
     }
     Reader::new(value).document(|r| {
         let mut id = CognitoIdentity::default();
-        let mut seen = Seen::default();
+        let mut seen = Members::default();
         r.object(|r, key| {
             if key.is("cognitoIdentityId") {
                 seen.once(0)?;
@@ -494,9 +527,9 @@ fn decode_identity(value: &[u8]) -> Option<CognitoIdentity> {
 /// Fields of one object already read: a field given twice makes the document invalid, as a
 /// serde deserializer has it.
 #[derive(Default)]
-struct Seen(u8);
+struct Members(u8);
 
-impl Seen {
+impl Members {
     fn once(&mut self, i: usize) -> Option<()> {
         let bit = 1u8.checked_shl(i as u32)?;
         (self.0 & bit == 0).then(|| self.0 |= bit)

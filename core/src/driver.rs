@@ -39,7 +39,7 @@ use heapless::{Deque, String};
 
 use crate::buf::BufferTooSmall;
 use crate::config::{Config, InitType, Invalid};
-use crate::context::{Context, InvalidInvocation, salvage_request_id};
+use crate::context::{Context, InvalidInvocation, Warnings, salvage_request_id};
 use crate::endpoint::Endpoint;
 use crate::error_type;
 use crate::id::Id;
@@ -92,6 +92,9 @@ pub struct Lane {
     link: Link,
     decoder: Decoder,
     ctx: Context,
+    /// What the `/next` head said, from the read that completed the head until the message is
+    /// complete (the body may take further reads).
+    decoded: Option<Result<Warnings, InvalidInvocation>>,
     /// Failures in a row on this lane (for the pause before the next attempt).
     failures: u32,
 }
@@ -655,6 +658,7 @@ impl<'l> Driver<'l> {
             _ => Limits::REPLY,
         };
         l.decoder.reset(limits);
+        l.decoded = None;
         l.step = Step::Awaiting {
             request,
             written: None,
@@ -1152,6 +1156,7 @@ impl<'l> Driver<'l> {
     }
 
     fn input(&mut self, lane: usize, buf: &mut [u8], now: Now, eof: bool) -> Input {
+        let extension_id = &mut self.extension_id;
         let Some(l) = self.lanes.get_mut(lane) else {
             return Input::Close;
         };
@@ -1174,15 +1179,20 @@ impl<'l> Driver<'l> {
             }
         };
         let head = l.decoder.head();
-        let Lane { decoder, ctx, .. } = l;
-        let mut decoded = None;
-        let mut extension_id = None;
+        let Lane {
+            decoder,
+            ctx,
+            decoded,
+            ..
+        } = l;
+        // The head may be read in an earlier call than the one that completes the message:
+        // what it said is kept in the lane (and the driver) until then.
         let mut on_head = |status: u16, headers: &[httparse::Header<'_>]| match request {
             Request::Next if (200..300).contains(&status) => {
-                decoded = Some(ctx.decode_fields(headers));
+                *decoded = Some(ctx.decode_fields(headers));
             }
             Request::Register { .. } => {
-                extension_id = headers
+                *extension_id = headers
                     .iter()
                     .find(|h| h.name.eq_ignore_ascii_case("Lambda-Extension-Identifier"))
                     .and_then(|h| core::str::from_utf8(h.value).ok())
@@ -1211,9 +1221,7 @@ impl<'l> Driver<'l> {
                     self.notice(Notice::Unsolicited);
                 }
                 let close = msg.close || extra || written.is_none() || eof;
-                if let Some(id) = extension_id {
-                    self.extension_id = Some(id);
-                }
+                let decoded = self.lanes.get_mut(lane).and_then(|l| l.decoded.take());
                 let reuse = self.complete(lane, request, &msg, decoded, now);
                 if let Some(l) = self.lanes.get_mut(lane) {
                     l.failures = 0;
@@ -1254,7 +1262,7 @@ impl<'l> Driver<'l> {
         lane: usize,
         request: Request,
         msg: &Message,
-        decoded: Option<Result<crate::context::Warnings, InvalidInvocation>>,
+        decoded: Option<Result<Warnings, InvalidInvocation>>,
         now: Now,
     ) -> bool {
         let status = msg.status;
@@ -2345,6 +2353,26 @@ Lambda-Runtime-Deadline-Ms: soon\r\nContent-Length: 0\r\n\r\n";
         s.now = at(200);
         s.d.handle_timeout(s.now);
         assert!(s.send(0).unwrap().0.starts_with("GET "));
+    }
+
+    /// Found by the shared suite: an event whose body came in a later read than its head was
+    /// refused as an invalid head (what the head said was lost between the two reads).
+    #[test]
+    fn a_body_read_after_its_head_is_served() {
+        let mut l = lanes::<1>();
+        let mut s = Sim::new(&mut l, config(&[]), Options::default());
+        s.serving();
+        s.put(0);
+        let head_end = NEXT.len() - 7;
+        let mut buf = NEXT.to_vec();
+        let Input::NeedMore { keep } = s.d.handle_input(0, &mut buf[..head_end + 2], s.now) else {
+            panic!("the body is not all there")
+        };
+        assert_eq!(keep, head_end + 2);
+        assert_eq!(s.d.handle_input(0, &mut buf, s.now), Input::Done);
+        let acts = s.actions();
+        assert!(matches!(acts[..], [Action::Invoke { .. }]), "{acts:?}");
+        assert_eq!(s.d.context(0).unwrap().request_id.as_str(), "req-1");
     }
 
     /// Found by the tokio transport: a failed connect spent the single resend, so two failed

@@ -17,15 +17,29 @@ impl Id {
     /// Validates and copies `bytes`; `None` when empty, too long or holding a byte outside the
     /// safe set.
     pub fn new(bytes: &[u8]) -> Option<Id> {
-        if bytes.is_empty() || bytes.len() > MAX_ID || !bytes.iter().all(|&b| is_id_byte(b)) {
-            return None;
-        }
-        let mut s = String::new();
-        // Cannot fail: every byte is ASCII and the length was checked.
-        for &b in bytes {
-            s.push(char::from(b)).ok()?;
-        }
-        Some(Id(s))
+        let mut id = Id::default();
+        id.set(bytes).then_some(id)
+    }
+
+    /// Validates `bytes` into this id's storage (every `/next` carries one: no copy of the
+    /// whole id is made). On `false` the id is left empty.
+    pub(crate) fn set(&mut self, bytes: &[u8]) -> bool {
+        self.0.clear();
+        let valid = !bytes.is_empty()
+            && bytes.len() <= MAX_ID
+            && bytes
+                .iter()
+                .all(|&b| ID_BYTES.get(usize::from(b)) == Some(&true));
+        // Every byte is ASCII and the length was checked, so both steps succeed.
+        valid
+            && core::str::from_utf8(bytes)
+                .ok()
+                .is_some_and(|s| self.0.push_str(s).is_ok())
+    }
+
+    /// Empties it (the placeholder of `Default`, never a valid id).
+    pub(crate) fn clear(&mut self) {
+        self.0.clear();
     }
 
     /// The id as text.
@@ -48,6 +62,21 @@ impl Id {
 pub fn is_id_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-')
 }
+
+/// [`is_id_byte`] for every byte, looked up rather than computed on the hot path.
+// Indexing in a const initialiser: `b < 256` is checked by the loop, and a mistake would fail
+// the build, not the runtime.
+#[allow(clippy::indexing_slicing)]
+static ID_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b':' | b'-');
+        b += 1;
+    }
+    t
+};
 
 impl core::fmt::Debug for Id {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {

@@ -24,7 +24,7 @@
 use core::mem::MaybeUninit;
 use core::ops::Range;
 
-use crate::buf::{eq_ignore_case, parse_u64, trim_ows};
+use crate::buf::{eq_ignore_case, eq_token, parse_u64, trim_ows};
 
 /// Most header fields one response head may carry. The head-size limit is the real bound:
 /// 512 fields fill a 16 KiB head at 32 bytes each. The parser's array is not initialised, so
@@ -638,21 +638,21 @@ fn read_head(buf: &[u8], on_head: OnHead<'_>) -> Result<Head, DecodeError> {
         let name = h.name.as_bytes();
         // Told apart by length first: every header of every response passes here.
         match name.len() {
-            14 if eq_ignore_case(name, b"content-length") => {
+            14 if eq_token(name, b"content-length") => {
                 let n = parse_u64(trim_ows(h.value)).ok_or(DecodeError::InvalidContentLength)?;
                 if info.content_length.is_some_and(|m| m != n) {
                     return Err(DecodeError::InvalidContentLength);
                 }
                 info.content_length = Some(n);
             }
-            17 if eq_ignore_case(name, b"transfer-encoding") => {
+            17 if eq_token(name, b"transfer-encoding") => {
                 // Only `chunked` is understood, and it must be the only coding.
                 if h.value.contains(&b',') || !eq_ignore_case(trim_ows(h.value), b"chunked") {
                     return Err(DecodeError::UnsupportedTransferEncoding);
                 }
                 info.chunked = true;
             }
-            10 if eq_ignore_case(name, b"connection") => {
+            10 if eq_token(name, b"connection") => {
                 for token in h.value.split(|&b| b == b',') {
                     let t = trim_ows(token);
                     if eq_ignore_case(t, b"close") {
