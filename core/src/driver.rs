@@ -455,11 +455,32 @@ pub struct Driver<'l> {
     /// When the current run of failures to reach the Runtime API began.
     failing_since: Option<Instant>,
     extension_id: Option<String<MAX_EXTENSION_ID>>,
+    /// `GET /next`, encoded once: it never changes, and goes out with every invocation.
+    next_request: heapless::Vec<u8, NEXT_REQUEST>,
 }
+
+/// Room for the encoded `GET /next`: the fixed text, the path prefix and the `Host`.
+const NEXT_REQUEST: usize = 128 + crate::endpoint::MAX_PREFIX + crate::endpoint::MAX_HOST;
 
 impl<'l> Driver<'l> {
     /// A driver for `config` (from [`Config::from_lookup`]) on a transport with `options`,
     /// keeping its lanes in `lanes` (at least [`lanes_needed`] of them).
+    ///
+    /// ```
+    /// use lamina_core::{Config, Driver, Lane, Options, lanes_needed};
+    ///
+    /// let config = Config::from_lookup(|name| {
+    ///     (name == "AWS_LAMBDA_RUNTIME_API").then_some("127.0.0.1:9001")
+    /// })
+    /// .unwrap();
+    /// // A transport that can run 4 invocations at once, with graceful shutdown.
+    /// let options = Options { max_lanes: 4, graceful_shutdown: true };
+    /// let mut lanes = vec![Lane::default(); lanes_needed(&config, &options)];
+    /// let driver = Driver::new(config, options, &mut lanes).unwrap();
+    /// // AWS_LAMBDA_MAX_CONCURRENCY is 1 unless set; the extension has a lane of its own.
+    /// assert_eq!(driver.invocation_lanes(), 1);
+    /// assert!(driver.extension_lane().is_some());
+    /// ```
     pub fn new(
         config: Config,
         options: Options,
@@ -474,7 +495,13 @@ impl<'l> Driver<'l> {
             *lane = Lane::default();
         }
         let invocation_lanes = invocation_lanes(&config, &options);
+        let mut next = [0u8; NEXT_REQUEST];
+        let next_request = request::next(&config.endpoint, &mut next)
+            .ok()
+            .and_then(|n| heapless::Vec::from_slice(next.get(..n)?).ok())
+            .unwrap_or_default();
         let mut driver = Driver {
+            next_request,
             invocation_lanes,
             graceful_shutdown: options.graceful_shutdown,
             phase: Phase::Init { announced: false },
@@ -539,6 +566,28 @@ impl<'l> Driver<'l> {
     }
 
     /// The context of `lane`'s invocation, while the handler has it.
+    ///
+    /// ```
+    /// # use lamina_core::*;
+    /// # let env = [("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")];
+    /// # let config =
+    /// #     Config::from_lookup(|n| env.iter().find(|(k, _)| *k == n).map(|(_, v)| *v)).unwrap();
+    /// # let mut lanes = [Lane::default()];
+    /// # let mut driver = Driver::new(config, Options::default(), &mut lanes).unwrap();
+    /// # let now = Now { instant: Instant::from_millis(0), unix_ms: 1_700_000_000_000 };
+    /// # let mut out = [0u8; 1024];
+    /// # assert_eq!(driver.poll_action(), Some(Action::Init));
+    /// # driver.phase_done().unwrap();
+    /// # let _ = driver.poll_transmit(0, now, &mut out).unwrap().unwrap();
+    /// # driver.transmitted(0, now);
+    /// # let mut next = *b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: id-1\r\n\
+    /// #     Lambda-Runtime-Deadline-Ms: 1700000003000\r\nContent-Length: 2\r\n\r\nhi";
+    /// # assert_eq!(driver.handle_input(0, &mut next, now), Input::Done);
+    /// # assert!(matches!(driver.poll_action(), Some(Action::Invoke { lane: 0, .. })));
+    /// let ctx = driver.context(0).expect("lane 0 has an invocation");
+    /// assert_eq!(ctx.request_id.as_str(), "id-1");
+    /// assert_eq!(ctx.deadline_ms, 1_700_000_003_000);
+    /// ```
     pub fn context(&self, lane: usize) -> Option<&Context> {
         let l = self.lanes.get(lane)?;
         match l.step {
@@ -548,6 +597,23 @@ impl<'l> Driver<'l> {
     }
 
     /// What the bytes read next on `lane` are.
+    ///
+    /// ```
+    /// # use lamina_core::*;
+    /// # let env = [("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")];
+    /// # let config =
+    /// #     Config::from_lookup(|n| env.iter().find(|(k, _)| *k == n).map(|(_, v)| *v)).unwrap();
+    /// # let mut lanes = [Lane::default()];
+    /// # let mut driver = Driver::new(config, Options::default(), &mut lanes).unwrap();
+    /// # let now = Now { instant: Instant::from_millis(0), unix_ms: 1_700_000_000_000 };
+    /// # let mut out = [0u8; 1024];
+    /// # assert_eq!(driver.poll_action(), Some(Action::Init));
+    /// # driver.phase_done().unwrap();
+    /// # let _ = driver.poll_transmit(0, now, &mut out).unwrap().unwrap();
+    /// # driver.transmitted(0, now);
+    /// // After `/next` went out, what comes back is an event: read it into the event buffer.
+    /// assert_eq!(driver.reading(0), Reading::Event);
+    /// ```
     pub fn reading(&self, lane: usize) -> Reading {
         match self.lanes.get(lane).map(|l| &l.step) {
             Some(Step::Awaiting {
@@ -561,6 +627,29 @@ impl<'l> Driver<'l> {
     }
 
     /// The next thing to do, if any. Call it after every other verb until it returns `None`.
+    ///
+    /// ```
+    /// # use lamina_core::*;
+    /// # let env = [("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")];
+    /// # let config =
+    /// #     Config::from_lookup(|n| env.iter().find(|(k, _)| *k == n).map(|(_, v)| *v)).unwrap();
+    /// # let mut lanes = [Lane::default()];
+    /// # let mut driver = Driver::new(config, Options::default(), &mut lanes).unwrap();
+    /// # let now = Now { instant: Instant::from_millis(0), unix_ms: 1_700_000_000_000 };
+    /// # let mut out = [0u8; 1024];
+    /// // A transport's loop starts by carrying out every action.
+    /// while let Some(action) = driver.poll_action() {
+    ///     match action {
+    ///         // The user's initialisation would run here.
+    ///         Action::Init => driver.phase_done().unwrap(),
+    ///         Action::Log(notice) => eprintln!("{notice}"),
+    ///         Action::Exit(exit) => std::process::exit(exit.code()),
+    ///         _ => {}
+    ///     }
+    /// }
+    /// // Initialised: the first `/next` is due.
+    /// assert!(driver.poll_transmit(0, now, &mut out).unwrap().is_some());
+    /// ```
     pub fn poll_action(&mut self) -> Option<Action> {
         if let Some(n) = self.notices.pop_front() {
             return Some(Action::Log(n));
@@ -606,6 +695,26 @@ impl<'l> Driver<'l> {
 
     /// The next request to write on `lane`, encoded into `out` (the lane's output buffer), if
     /// one is due at `now`. Write it, then call [`transmitted`](Driver::transmitted).
+    ///
+    /// ```
+    /// # use lamina_core::*;
+    /// # let env = [("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")];
+    /// # let config =
+    /// #     Config::from_lookup(|n| env.iter().find(|(k, _)| *k == n).map(|(_, v)| *v)).unwrap();
+    /// # let mut lanes = [Lane::default()];
+    /// # let mut driver = Driver::new(config, Options::default(), &mut lanes).unwrap();
+    /// # let now = Now { instant: Instant::from_millis(0), unix_ms: 1_700_000_000_000 };
+    /// # let mut out = [0u8; 1024];
+    /// # assert_eq!(driver.poll_action(), Some(Action::Init));
+    /// # driver.phase_done().unwrap();
+    /// let t = driver.poll_transmit(0, now, &mut out).unwrap().expect("/next is due");
+    /// assert_eq!(t.connection, Connection::New); // open a connection, then write out[..t.len]
+    /// assert!(out[..t.len].starts_with(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\n"));
+    /// assert!(!t.body);
+    /// driver.transmitted(0, now);
+    /// // One outstanding request per connection: nothing more until the reply.
+    /// assert!(driver.poll_transmit(0, now, &mut out).unwrap().is_none());
+    /// ```
     pub fn poll_transmit(
         &mut self,
         lane: usize,
@@ -623,7 +732,13 @@ impl<'l> Driver<'l> {
             _ => return Ok(None),
         };
         let (len, body) = match request {
-            Request::Next => (request::next(&self.config.endpoint, out)?, false),
+            Request::Next => {
+                let n = self.next_request.len();
+                out.get_mut(..n)
+                    .ok_or(BufferTooSmall { required: n })?
+                    .copy_from_slice(&self.next_request);
+                (n, false)
+            }
             Request::Answer { len, body, .. } => (len, body),
             Request::PhaseError { len, .. } => (len, false),
             Request::Report { report, .. } => (
@@ -673,6 +788,24 @@ impl<'l> Driver<'l> {
 
     /// The request [`poll_transmit`](Driver::poll_transmit) handed out on `lane` is written
     /// whole at `now`: the wait for its reply begins.
+    ///
+    /// ```
+    /// # use lamina_core::*;
+    /// # let env = [("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")];
+    /// # let config =
+    /// #     Config::from_lookup(|n| env.iter().find(|(k, _)| *k == n).map(|(_, v)| *v)).unwrap();
+    /// # let mut lanes = [Lane::default()];
+    /// # let mut driver = Driver::new(config, Options::default(), &mut lanes).unwrap();
+    /// # let now = Now { instant: Instant::from_millis(0), unix_ms: 1_700_000_000_000 };
+    /// # let mut out = [0u8; 1024];
+    /// # assert_eq!(driver.poll_action(), Some(Action::Init));
+    /// # driver.phase_done().unwrap();
+    /// let t = driver.poll_transmit(0, now, &mut out).unwrap().unwrap();
+    /// // ... out[..t.len] written whole (and the body, when `t.body`):
+    /// driver.transmitted(0, now);
+    /// // The long poll for `/next` is never timed out.
+    /// assert_eq!(driver.poll_timeout(), None);
+    /// ```
     pub fn transmitted(&mut self, lane: usize, now: Now) {
         let shutting_down = self.phase == Phase::ShuttingDown;
         let Some(l) = self.lanes.get_mut(lane) else {
@@ -691,6 +824,34 @@ impl<'l> Driver<'l> {
 
     /// Feeds the bytes read so far on `lane` (`buf[0]` is the first byte read since the
     /// request was handed out, or since the last `NeedMore` kept what it kept).
+    ///
+    /// ```
+    /// # use lamina_core::*;
+    /// # let env = [("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")];
+    /// # let config =
+    /// #     Config::from_lookup(|n| env.iter().find(|(k, _)| *k == n).map(|(_, v)| *v)).unwrap();
+    /// # let mut lanes = [Lane::default()];
+    /// # let mut driver = Driver::new(config, Options::default(), &mut lanes).unwrap();
+    /// # let now = Now { instant: Instant::from_millis(0), unix_ms: 1_700_000_000_000 };
+    /// # let mut out = [0u8; 1024];
+    /// # assert_eq!(driver.poll_action(), Some(Action::Init));
+    /// # driver.phase_done().unwrap();
+    /// # let _ = driver.poll_transmit(0, now, &mut out).unwrap().unwrap();
+    /// # driver.transmitted(0, now);
+    /// // The reply comes in pieces: feed what was read so far, keep what the driver says.
+    /// let reply = b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: id-1\r\n\
+    ///     Lambda-Runtime-Deadline-Ms: 1700000003000\r\nContent-Length: 2\r\n\r\nhi";
+    /// let (first, rest) = reply.split_at(30);
+    /// let mut buf = [0u8; 256];
+    /// buf[..first.len()].copy_from_slice(first);
+    /// let Input::NeedMore { keep } = driver.handle_input(0, &mut buf[..first.len()], now) else {
+    ///     panic!("a head cut in two is not complete");
+    /// };
+    /// // The first `keep` bytes stay; what is read next goes after them.
+    /// buf[keep..keep + rest.len()].copy_from_slice(rest);
+    /// assert_eq!(driver.handle_input(0, &mut buf[..keep + rest.len()], now), Input::Done);
+    /// assert!(matches!(driver.poll_action(), Some(Action::Invoke { lane: 0, .. })));
+    /// ```
     pub fn handle_input(&mut self, lane: usize, buf: &mut [u8], now: Now) -> Input {
         self.input(lane, buf, now, false)
     }
@@ -698,6 +859,28 @@ impl<'l> Driver<'l> {
     /// The connection of `lane` reached EOF, or was reset, with `buf` read and not consumed:
     /// completes a reply delimited by the close, or treats the connection as lost. Drop the
     /// connection afterwards.
+    ///
+    /// ```
+    /// # use lamina_core::*;
+    /// # let env = [("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")];
+    /// # let config =
+    /// #     Config::from_lookup(|n| env.iter().find(|(k, _)| *k == n).map(|(_, v)| *v)).unwrap();
+    /// # let mut lanes = [Lane::default()];
+    /// # let mut driver = Driver::new(config, Options::default(), &mut lanes).unwrap();
+    /// # let now = Now { instant: Instant::from_millis(0), unix_ms: 1_700_000_000_000 };
+    /// # let mut out = [0u8; 1024];
+    /// # assert_eq!(driver.poll_action(), Some(Action::Init));
+    /// # driver.phase_done().unwrap();
+    /// # let _ = driver.poll_transmit(0, now, &mut out).unwrap().unwrap();
+    /// # driver.transmitted(0, now);
+    /// // The Runtime API closed the connection before answering `/next`: drop it. The driver
+    /// // asks again, on a new connection.
+    /// driver.handle_eof(0, &mut [], now);
+    /// let later = Now { instant: Instant::from_millis(2_000), unix_ms: now.unix_ms + 2_000 };
+    /// driver.handle_timeout(later);
+    /// let t = driver.poll_transmit(0, later, &mut out).unwrap().expect("/next again");
+    /// assert_eq!(t.connection, Connection::New);
+    /// ```
     pub fn handle_eof(&mut self, lane: usize, buf: &mut [u8], now: Now) {
         let _ = self.input(lane, buf, now, true);
         if let Some(l) = self.lanes.get_mut(lane) {
@@ -706,6 +889,27 @@ impl<'l> Driver<'l> {
     }
 
     /// Opening a connection for `lane` failed at `now`.
+    ///
+    /// ```
+    /// # use lamina_core::*;
+    /// # let env = [("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")];
+    /// # let config =
+    /// #     Config::from_lookup(|n| env.iter().find(|(k, _)| *k == n).map(|(_, v)| *v)).unwrap();
+    /// # let mut lanes = [Lane::default()];
+    /// # let mut driver = Driver::new(config, Options::default(), &mut lanes).unwrap();
+    /// # let now = Now { instant: Instant::from_millis(0), unix_ms: 1_700_000_000_000 };
+    /// # let mut out = [0u8; 1024];
+    /// # assert_eq!(driver.poll_action(), Some(Action::Init));
+    /// # driver.phase_done().unwrap();
+    /// let _ = driver.poll_transmit(0, now, &mut out).unwrap().unwrap();
+    /// // Connecting was refused: said at once, then retried after a pause (backoff).
+    /// driver.connect_failed(0, now);
+    /// assert!(matches!(driver.poll_action(), Some(Action::Log(Notice::Unreachable { .. }))));
+    /// let retry = driver.poll_timeout().expect("a retry is scheduled");
+    /// let then = Now { instant: retry, unix_ms: now.unix_ms + 10 };
+    /// driver.handle_timeout(then);
+    /// assert!(driver.poll_transmit(0, then, &mut out).unwrap().is_some());
+    /// ```
     pub fn connect_failed(&mut self, lane: usize, now: Now) {
         if self.failing_since.is_none() {
             self.notice(Notice::Unreachable {
@@ -717,6 +921,27 @@ impl<'l> Driver<'l> {
 
     /// Writing on `lane` failed, or its connection broke with nothing read: the request may
     /// not have arrived. Drop the connection.
+    ///
+    /// ```
+    /// # use lamina_core::*;
+    /// # let env = [("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")];
+    /// # let config =
+    /// #     Config::from_lookup(|n| env.iter().find(|(k, _)| *k == n).map(|(_, v)| *v)).unwrap();
+    /// # let mut lanes = [Lane::default()];
+    /// # let mut driver = Driver::new(config, Options::default(), &mut lanes).unwrap();
+    /// # let now = Now { instant: Instant::from_millis(0), unix_ms: 1_700_000_000_000 };
+    /// # let mut out = [0u8; 1024];
+    /// # assert_eq!(driver.poll_action(), Some(Action::Init));
+    /// # driver.phase_done().unwrap();
+    /// # let _ = driver.poll_transmit(0, now, &mut out).unwrap().unwrap();
+    /// # driver.transmitted(0, now);
+    /// // Writing `/next` failed: drop the connection; the request goes again on a new one.
+    /// driver.connection_lost(0, now);
+    /// let later = Now { instant: Instant::from_millis(2_000), unix_ms: now.unix_ms + 2_000 };
+    /// driver.handle_timeout(later);
+    /// let t = driver.poll_transmit(0, later, &mut out).unwrap().expect("/next again");
+    /// assert_eq!(t.connection, Connection::New);
+    /// ```
     pub fn connection_lost(&mut self, lane: usize, now: Now) {
         self.lost(lane, now, true);
     }
@@ -725,6 +950,33 @@ impl<'l> Driver<'l> {
     /// writes the body after it) or the whole `/error` into `out`, to go out with the next
     /// [`poll_transmit`](Driver::poll_transmit). A response over the configured maximum or
     /// with a `Content-Type` that cannot be sent is reported as an error instead.
+    ///
+    /// ```
+    /// # use lamina_core::*;
+    /// # let env = [("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")];
+    /// # let config =
+    /// #     Config::from_lookup(|n| env.iter().find(|(k, _)| *k == n).map(|(_, v)| *v)).unwrap();
+    /// # let mut lanes = [Lane::default()];
+    /// # let mut driver = Driver::new(config, Options::default(), &mut lanes).unwrap();
+    /// # let now = Now { instant: Instant::from_millis(0), unix_ms: 1_700_000_000_000 };
+    /// # let mut out = [0u8; 1024];
+    /// # assert_eq!(driver.poll_action(), Some(Action::Init));
+    /// # driver.phase_done().unwrap();
+    /// # let _ = driver.poll_transmit(0, now, &mut out).unwrap().unwrap();
+    /// # driver.transmitted(0, now);
+    /// # let mut next = *b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: id-1\r\n\
+    /// #     Lambda-Runtime-Deadline-Ms: 1700000003000\r\nContent-Length: 2\r\n\r\nhi";
+    /// # assert_eq!(driver.handle_input(0, &mut next, now), Input::Done);
+    /// # assert!(matches!(driver.poll_action(), Some(Action::Invoke { lane: 0, .. })));
+    /// let response = br#""Hello!""#;
+    /// let answer = Answer::Response { content_type: "application/json", len: response.len() as u64 };
+    /// driver.submit(0, answer, &mut out).unwrap();
+    /// let t = driver.poll_transmit(0, now, &mut out).unwrap().unwrap();
+    /// assert!(out[..t.len].starts_with(b"POST /2018-06-01/runtime/invocation/id-1/response"));
+    /// assert!(t.body); // write out[..t.len], then the response's bytes
+    /// // An error is `Answer::Error { error_type: "MyError", message: "it failed" }`: the driver
+    /// // encodes its whole JSON body into `out`.
+    /// ```
     pub fn submit(
         &mut self,
         lane: usize,
@@ -806,6 +1058,35 @@ impl<'l> Driver<'l> {
     /// Starts a streamed answer for `lane`'s invocation: the returned [`Stream`] encodes its
     /// head, chunks and end, on any thread; the transport writes them on the connection
     /// [`Stream::connection`] names and then calls [`stream_done`](Driver::stream_done).
+    ///
+    /// ```
+    /// # use lamina_core::*;
+    /// # let env = [("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")];
+    /// # let config =
+    /// #     Config::from_lookup(|n| env.iter().find(|(k, _)| *k == n).map(|(_, v)| *v)).unwrap();
+    /// # let mut lanes = [Lane::default()];
+    /// # let mut driver = Driver::new(config, Options::default(), &mut lanes).unwrap();
+    /// # let now = Now { instant: Instant::from_millis(0), unix_ms: 1_700_000_000_000 };
+    /// # let mut out = [0u8; 1024];
+    /// # assert_eq!(driver.poll_action(), Some(Action::Init));
+    /// # driver.phase_done().unwrap();
+    /// # let _ = driver.poll_transmit(0, now, &mut out).unwrap().unwrap();
+    /// # driver.transmitted(0, now);
+    /// # let mut next = *b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: id-1\r\n\
+    /// #     Lambda-Runtime-Deadline-Ms: 1700000003000\r\nContent-Length: 2\r\n\r\nhi";
+    /// # assert_eq!(driver.handle_input(0, &mut next, now), Input::Done);
+    /// # assert!(matches!(driver.poll_action(), Some(Action::Invoke { lane: 0, .. })));
+    /// let mut stream = driver.start_stream(0).unwrap();
+    /// let mut buf = [0u8; 1024];
+    /// let _ = stream.connection(); // which connection to write on
+    /// let n = stream.start("text/plain", &mut buf).unwrap(); // the head: write buf[..n]
+    /// assert!(buf[..n].starts_with(b"POST /2018-06-01/runtime/invocation/id-1/response"));
+    /// let n = stream.chunk(5, &mut buf).unwrap(); // a chunk's size line: write buf[..n], the
+    /// assert_eq!(&buf[..n], b"5\r\n"); // 5 bytes, then CRLF
+    /// let n = stream.finish(&mut buf).unwrap(); // the last chunk: write buf[..n]
+    /// assert!(n > 0);
+    /// driver.stream_done(0, StreamEnd::Finished, now);
+    /// ```
     pub fn start_stream(&mut self, lane: usize) -> Result<Stream, WrongState> {
         let l = self.lanes.get_mut(lane).ok_or(WrongState)?;
         let Step::Invoking { event, announced } = &l.step else {
@@ -832,6 +1113,35 @@ impl<'l> Driver<'l> {
     }
 
     /// The streamed answer on `lane` ended at `now`, as `end` says.
+    ///
+    /// ```
+    /// # use lamina_core::*;
+    /// # let env = [("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")];
+    /// # let config =
+    /// #     Config::from_lookup(|n| env.iter().find(|(k, _)| *k == n).map(|(_, v)| *v)).unwrap();
+    /// # let mut lanes = [Lane::default()];
+    /// # let mut driver = Driver::new(config, Options::default(), &mut lanes).unwrap();
+    /// # let now = Now { instant: Instant::from_millis(0), unix_ms: 1_700_000_000_000 };
+    /// # let mut out = [0u8; 1024];
+    /// # assert_eq!(driver.poll_action(), Some(Action::Init));
+    /// # driver.phase_done().unwrap();
+    /// # let _ = driver.poll_transmit(0, now, &mut out).unwrap().unwrap();
+    /// # driver.transmitted(0, now);
+    /// # let mut next = *b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: id-1\r\n\
+    /// #     Lambda-Runtime-Deadline-Ms: 1700000003000\r\nContent-Length: 2\r\n\r\nhi";
+    /// # assert_eq!(driver.handle_input(0, &mut next, now), Input::Done);
+    /// # assert!(matches!(driver.poll_action(), Some(Action::Invoke { lane: 0, .. })));
+    /// let mut stream = driver.start_stream(0).unwrap();
+    /// let mut head = [0u8; 1024];
+    /// let _ = stream.start("text/plain", &mut head).unwrap();
+    /// // ... the connection broke after some chunks were written:
+    /// driver.stream_done(0, StreamEnd::Broken { delivered: true }, now);
+    /// // Never resent; the next `/next` goes out on a clean connection.
+    /// let later = Now { instant: Instant::from_millis(2_000), unix_ms: now.unix_ms + 2_000 };
+    /// driver.handle_timeout(later);
+    /// let t = driver.poll_transmit(0, later, &mut out).unwrap().expect("/next");
+    /// assert_eq!(t.connection, Connection::New);
+    /// ```
     pub fn stream_done(&mut self, lane: usize, end: StreamEnd, now: Now) {
         let shutting_down = self.phase == Phase::ShuttingDown;
         let Some(l) = self.lanes.get_mut(lane) else {
@@ -876,6 +1186,22 @@ impl<'l> Driver<'l> {
 
     /// Answers [`Action::Init`], [`Action::BeforeSnapshot`] or [`Action::AfterRestore`]: the
     /// phase went well.
+    ///
+    /// ```
+    /// # use lamina_core::*;
+    /// # let env = [("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")];
+    /// # let config =
+    /// #     Config::from_lookup(|n| env.iter().find(|(k, _)| *k == n).map(|(_, v)| *v)).unwrap();
+    /// # let mut lanes = [Lane::default()];
+    /// # let mut driver = Driver::new(config, Options::default(), &mut lanes).unwrap();
+    /// # let now = Now { instant: Instant::from_millis(0), unix_ms: 1_700_000_000_000 };
+    /// # let mut out = [0u8; 1024];
+    /// assert_eq!(driver.poll_action(), Some(Action::Init));
+    /// // ... the user's initialisation went well:
+    /// driver.phase_done().unwrap();
+    /// let t = driver.poll_transmit(0, now, &mut out).unwrap().expect("the first /next");
+    /// assert!(out[..t.len].starts_with(b"GET /2018-06-01/runtime/invocation/next"));
+    /// ```
     pub fn phase_done(&mut self) -> Result<(), WrongState> {
         match self.phase {
             Phase::Init { announced: true } => {
@@ -899,6 +1225,21 @@ impl<'l> Driver<'l> {
     /// Answers [`Action::Init`], [`Action::BeforeSnapshot`] or [`Action::AfterRestore`]: the
     /// phase failed with this error. Encodes `/init/error` (or `/restore/error` after a
     /// restore) into lane 0's `out`; the runtime exits once it is reported.
+    ///
+    /// ```
+    /// # use lamina_core::*;
+    /// # let env = [("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")];
+    /// # let config =
+    /// #     Config::from_lookup(|n| env.iter().find(|(k, _)| *k == n).map(|(_, v)| *v)).unwrap();
+    /// # let mut lanes = [Lane::default()];
+    /// # let mut driver = Driver::new(config, Options::default(), &mut lanes).unwrap();
+    /// # let now = Now { instant: Instant::from_millis(0), unix_ms: 1_700_000_000_000 };
+    /// # let mut out = [0u8; 1024];
+    /// assert_eq!(driver.poll_action(), Some(Action::Init));
+    /// driver.phase_failed("Init.Failed", "no database", &mut out).unwrap();
+    /// let t = driver.poll_transmit(0, now, &mut out).unwrap().unwrap();
+    /// assert!(out[..t.len].starts_with(b"POST /2018-06-01/runtime/init/error HTTP/1.1\r\n"));
+    /// ```
     pub fn phase_failed(
         &mut self,
         error_type: &str,
@@ -933,6 +1274,27 @@ impl<'l> Driver<'l> {
 
     /// SIGTERM arrived at `now`: no new invocation is asked for; those in hand are finished
     /// (a reply already awaited is given a short grace); then [`Exit::Shutdown`].
+    ///
+    /// ```
+    /// # use lamina_core::*;
+    /// # let env = [("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")];
+    /// # let config =
+    /// #     Config::from_lookup(|n| env.iter().find(|(k, _)| *k == n).map(|(_, v)| *v)).unwrap();
+    /// # let mut lanes = [Lane::default()];
+    /// # let mut driver = Driver::new(config, Options::default(), &mut lanes).unwrap();
+    /// # let now = Now { instant: Instant::from_millis(0), unix_ms: 1_700_000_000_000 };
+    /// # let mut out = [0u8; 1024];
+    /// # assert_eq!(driver.poll_action(), Some(Action::Init));
+    /// # driver.phase_done().unwrap();
+    /// # let _ = driver.poll_transmit(0, now, &mut out).unwrap().unwrap();
+    /// # driver.transmitted(0, now);
+    /// // SIGTERM while waiting on `/next`, no handler running: exit at once.
+    /// driver.shutdown(now);
+    /// let exit = std::iter::from_fn(|| driver.poll_action())
+    ///     .find_map(|a| match a { Action::Exit(e) => Some(e), _ => None });
+    /// assert_eq!(exit, Some(Exit::Shutdown));
+    /// assert_eq!(Exit::Shutdown.code(), 0);
+    /// ```
     pub fn shutdown(&mut self, now: Now) {
         match self.phase {
             Phase::Exited { .. } | Phase::ShuttingDown => return,
@@ -968,6 +1330,25 @@ impl<'l> Driver<'l> {
     }
 
     /// When [`handle_timeout`](Driver::handle_timeout) is next due, if ever.
+    ///
+    /// ```
+    /// # use lamina_core::*;
+    /// # let env = [("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")];
+    /// # let config =
+    /// #     Config::from_lookup(|n| env.iter().find(|(k, _)| *k == n).map(|(_, v)| *v)).unwrap();
+    /// # let mut lanes = [Lane::default()];
+    /// # let mut driver = Driver::new(config, Options::default(), &mut lanes).unwrap();
+    /// # let now = Now { instant: Instant::from_millis(0), unix_ms: 1_700_000_000_000 };
+    /// # let mut out = [0u8; 1024];
+    /// # assert_eq!(driver.poll_action(), Some(Action::Init));
+    /// # driver.phase_done().unwrap();
+    /// let _ = driver.poll_transmit(0, now, &mut out).unwrap().unwrap();
+    /// driver.connect_failed(0, now);
+    /// // A transport waits for its sockets at most until then (mio: the poll's timeout).
+    /// let at = driver.poll_timeout().expect("a retry is due");
+    /// let wait_ms = now.instant.millis_until(at); // `at.duration_from(now)` with `std`
+    /// assert!(wait_ms <= 1_000);
+    /// ```
     pub fn poll_timeout(&self) -> Option<Instant> {
         if matches!(self.phase, Phase::Exited { .. }) {
             return None;
@@ -989,6 +1370,29 @@ impl<'l> Driver<'l> {
     /// Time passed: pauses that are over let their request go out (ask
     /// [`poll_transmit`](Driver::poll_transmit)); replies that did not come in time are given
     /// up on.
+    ///
+    /// ```
+    /// # use lamina_core::*;
+    /// # let env = [("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")];
+    /// # let config =
+    /// #     Config::from_lookup(|n| env.iter().find(|(k, _)| *k == n).map(|(_, v)| *v)).unwrap();
+    /// # let mut lanes = [Lane::default()];
+    /// # let mut driver = Driver::new(config, Options::default(), &mut lanes).unwrap();
+    /// # let now = Now { instant: Instant::from_millis(0), unix_ms: 1_700_000_000_000 };
+    /// # let mut out = [0u8; 1024];
+    /// # assert_eq!(driver.poll_action(), Some(Action::Init));
+    /// # driver.phase_done().unwrap();
+    /// let _ = driver.poll_transmit(0, now, &mut out).unwrap().unwrap();
+    /// driver.connect_failed(0, now);
+    /// let at = driver.poll_timeout().unwrap();
+    /// // Too early: nothing changes.
+    /// driver.handle_timeout(now);
+    /// assert!(driver.poll_transmit(0, now, &mut out).unwrap().is_none());
+    /// // Due: the retry goes out.
+    /// let then = Now { instant: at, unix_ms: now.unix_ms + 10 };
+    /// driver.handle_timeout(then);
+    /// assert!(driver.poll_transmit(0, then, &mut out).unwrap().is_some());
+    /// ```
     pub fn handle_timeout(&mut self, now: Now) {
         for lane in 0..self.lanes.len() {
             let Some(l) = self.lanes.get_mut(lane) else {

@@ -72,12 +72,13 @@ fn check(v: &str) -> Result<(), EncodeError> {
 }
 
 const RUNTIME: &[u8] = b"/2018-06-01/runtime/";
+const INVOCATION: &[u8] = b"/2018-06-01/runtime/invocation/";
 const EXTENSION: &[u8] = b"/2020-01-01/extension/";
 
-/// Request line and the headers every request has.
+/// Request line and the headers every request has. `method` ends with its space; the path
+/// comes in as few pieces as possible (each is a copy on a path taken twice per invocation).
 fn start(w: &mut Writer<'_>, method: &[u8], ep: &Endpoint, path: &[&[u8]]) {
     w.put(method);
-    w.byte(b' ');
     w.put(ep.prefix().as_bytes());
     for piece in path {
         w.put(piece);
@@ -101,7 +102,12 @@ fn invocation_id_header(w: &mut Writer<'_>, invocation_id: Option<&Id>) {
 /// `GET /2018-06-01/runtime/invocation/next`.
 pub fn next(ep: &Endpoint, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
     let mut w = Writer::new(out);
-    start(&mut w, b"GET", ep, &[RUNTIME, b"invocation/next"]);
+    start(
+        &mut w,
+        b"GET ",
+        ep,
+        &[b"/2018-06-01/runtime/invocation/next"],
+    );
     w.put(b"\r\n");
     w.finish()
 }
@@ -120,13 +126,14 @@ pub fn response_head(
     let mut w = Writer::new(out);
     start(
         &mut w,
-        b"POST",
+        b"POST ",
         ep,
-        &[RUNTIME, b"invocation/", request_id.as_bytes(), b"/response"],
+        &[INVOCATION, request_id.as_bytes(), b"/response"],
     );
     invocation_id_header(&mut w, invocation_id);
-    header(&mut w, b"Content-Type", content_type.as_bytes());
-    w.put(b"Content-Length: ");
+    w.put(b"Content-Type: ");
+    w.put(content_type.as_bytes());
+    w.put(b"\r\nContent-Length: ");
     w.dec(body_len);
     w.put(b"\r\n\r\n");
     Ok(w.finish()?)
@@ -145,9 +152,9 @@ pub fn stream_head(
     let mut w = Writer::new(out);
     start(
         &mut w,
-        b"POST",
+        b"POST ",
         ep,
-        &[RUNTIME, b"invocation/", request_id.as_bytes(), b"/response"],
+        &[INVOCATION, request_id.as_bytes(), b"/response"],
     );
     invocation_id_header(&mut w, invocation_id);
     header(&mut w, b"Content-Type", content_type.as_bytes());
@@ -284,14 +291,14 @@ pub fn error(
         } => {
             start(
                 &mut w,
-                b"POST",
+                b"POST ",
                 ep,
-                &[RUNTIME, b"invocation/", request_id.as_bytes(), b"/error"],
+                &[INVOCATION, request_id.as_bytes(), b"/error"],
             );
             invocation_id_header(&mut w, invocation_id);
         }
-        ErrorTarget::Init => start(&mut w, b"POST", ep, &[RUNTIME, b"init/error"]),
-        ErrorTarget::Restore => start(&mut w, b"POST", ep, &[RUNTIME, b"restore/error"]),
+        ErrorTarget::Init => start(&mut w, b"POST ", ep, &[RUNTIME, b"init/error"]),
+        ErrorTarget::Restore => start(&mut w, b"POST ", ep, &[RUNTIME, b"restore/error"]),
     }
     header(
         &mut w,
@@ -310,7 +317,7 @@ pub fn error(
 /// `GET /2018-06-01/runtime/restore/next` (SnapStart).
 pub fn restore_next(ep: &Endpoint, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
     let mut w = Writer::new(out);
-    start(&mut w, b"GET", ep, &[RUNTIME, b"restore/next"]);
+    start(&mut w, b"GET ", ep, &[RUNTIME, b"restore/next"]);
     w.put(b"\r\n");
     w.finish()
 }
@@ -321,7 +328,7 @@ pub fn extension_register(ep: &Endpoint, name: &str, out: &mut [u8]) -> Result<u
     check(name)?;
     const BODY: &[u8] = b"{\"events\":[]}";
     let mut w = Writer::new(out);
-    start(&mut w, b"POST", ep, &[EXTENSION, b"register"]);
+    start(&mut w, b"POST ", ep, &[EXTENSION, b"register"]);
     header(&mut w, b"Lambda-Extension-Name", name.as_bytes());
     w.put(b"Content-Type: application/json\r\nContent-Length: ");
     w.dec(BODY.len() as u64);
@@ -338,7 +345,7 @@ pub fn extension_next(
 ) -> Result<usize, EncodeError> {
     check(identifier)?;
     let mut w = Writer::new(out);
-    start(&mut w, b"GET", ep, &[EXTENSION, b"event/next"]);
+    start(&mut w, b"GET ", ep, &[EXTENSION, b"event/next"]);
     header(
         &mut w,
         b"Lambda-Extension-Identifier",
