@@ -57,7 +57,8 @@ pub(crate) enum Peer {
     Open,
     /// Closed or reset by the peer.
     Closed,
-    /// Unread bytes (the first 200 of them). A close behind them cannot be seen.
+    /// Unread bytes (the first 200 of them). A close behind them is not seen here: see
+    /// [`hung_up`].
     Data(Vec<u8>),
 }
 
@@ -83,6 +84,41 @@ pub(crate) fn peek_peer(s: &TcpStream) -> Peer {
         }
         Err(_) => Peer::Closed,
     }
+}
+
+/// Whether the peer closed (FIN or RST) behind bytes not read yet, which a peek cannot tell:
+/// `poll` with `POLLRDHUP` (Linux), so that a client that wrote something while an answer was
+/// owed and then went away is noticed.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn hung_up(s: &TcpStream) -> bool {
+    use std::ffi::{c_int, c_short, c_ulong};
+    use std::os::fd::AsRawFd;
+
+    #[repr(C)]
+    struct PollFd {
+        fd: c_int,
+        events: c_short,
+        revents: c_short,
+    }
+    unsafe extern "C" {
+        fn poll(fds: *mut PollFd, nfds: c_ulong, timeout: c_int) -> c_int;
+    }
+    const POLLERR: c_short = 0x008;
+    const POLLHUP: c_short = 0x010;
+    const POLLRDHUP: c_short = 0x2000;
+    let mut fd = PollFd {
+        fd: s.as_raw_fd(),
+        events: POLLRDHUP,
+        revents: 0,
+    };
+    // SAFETY: one valid `struct pollfd` for a live socket owned by `s`; timeout 0 (no wait).
+    let n = unsafe { poll(&raw mut fd, 1, 0) };
+    n > 0 && fd.revents & (POLLRDHUP | POLLHUP | POLLERR) != 0
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn hung_up(_: &TcpStream) -> bool {
+    false
 }
 
 /// Sets `SO_LINGER` to 0 so that closing the socket sends RST. `std`'s `TcpStream::set_linger` is
@@ -869,10 +905,9 @@ impl Conn {
             }
             w => return self.wait_failed(w),
         };
-        if shared.cfg.hold_answers_until_in_flight.is_some() {
-            // In flight went up: the answer barrier may be reached.
-            shared.release_and_wake(shared.lock(), &[Cv::Events]);
-        }
+        // A delivery: in flight went up (the answer barrier may be reached), and
+        // `Server::wait_delivered` may be waiting for it. No-op when nobody waits.
+        shared.release_and_wake(shared.lock(), &[Cv::Events]);
         match &q.inv.fault {
             Fault::Delay(d) => {
                 let until = Instant::now().checked_add(*d);

@@ -25,8 +25,8 @@
 //! ([`Answer::Never`]), streams reset midway ([`Answer::ResetAfterChunks`]), bytes nobody asked for
 //! ([`ServerConfig::unsolicited_on_accept`], [`Fault::Trailing`], [`Answer::Trailing`]) and
 //! unusable `/next` answers ([`Server::garbage_next`]). Tests synchronise on events, never on
-//! sleeps: [`Server::wait_outcome`], [`Server::wait_for`], [`Server::wait_disconnect`],
-//! [`Server::wait_violations`], and the answer barrier
+//! sleeps: [`Server::wait_outcome`], [`Server::wait_for`], [`Server::wait_delivered`],
+//! [`Server::wait_disconnect`], [`Server::wait_violations`], and the answer barrier
 //! [`ServerConfig::hold_answers_until_in_flight`]. What a runtime must never do (pipeline requests,
 //! write bytes that are not a request) is recorded in [`Server::violations`].
 //!
@@ -542,7 +542,7 @@ pub(crate) enum Cv {
     Requests = 1,
     /// Outcomes.
     Outcomes = 2,
-    /// Disconnects, violations, the answer barrier, connection threads ending.
+    /// Disconnects, violations, deliveries, the answer barrier, connection threads ending.
     Events = 3,
 }
 
@@ -688,10 +688,16 @@ impl Shared {
                 drop(st);
                 match conn::peek_peer(w.stream) {
                     conn::Peer::Closed => return Waited::PeerClosed,
-                    conn::Peer::Data(bytes) if !w.flagged.replace(true) => {
-                        self.violation(w.conn, PIPELINED, &bytes);
+                    conn::Peer::Data(bytes) => {
+                        if !w.flagged.replace(true) {
+                            self.violation(w.conn, PIPELINED, &bytes);
+                        }
+                        // A client that wrote while an answer was owed, then went away.
+                        if conn::hung_up(w.stream) {
+                            return Waited::PeerClosed;
+                        }
                     }
-                    _ => {}
+                    conn::Peer::Open => {}
                 }
                 last_check = Instant::now();
                 st = self.lock();
@@ -976,6 +982,16 @@ impl Server {
     /// When the invocation `request_id` was (last) delivered by a `/next`, if it was.
     pub fn delivered_at(&self, request_id: &str) -> Option<Instant> {
         self.shared.lock().known.get(request_id)?.delivered_at
+    }
+
+    /// Waits up to `timeout` until the invocation `request_id` has been delivered by a `/next`
+    /// (taken from the queue; its response is being written).
+    pub fn wait_delivered(&self, request_id: &str, timeout: Duration) -> bool {
+        self.wait_event(timeout, |st| {
+            st.known
+                .get(request_id)
+                .is_some_and(|k| k.delivered_at.is_some())
+        })
     }
 
     /// Treats `request_id` as Lambda treats an invocation whose time ran out: it is withdrawn from

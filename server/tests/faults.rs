@@ -429,6 +429,31 @@ fn pipelined_requests_are_violations() {
     assert!(server.wait_violations(1, T));
     assert_eq!(server.violations().len(), 1);
     assert!(server.violations()[0].bytes.starts_with("GET "));
+
+    // The client then goes away: its close is noticed behind the unread bytes (Linux), and the
+    // wait ends without taking an invocation queued afterwards.
+    drop(c);
+    if cfg!(target_os = "linux") {
+        assert!(server.wait_disconnect(1, T));
+        let d = server.disconnects().remove(0);
+        assert!(d.by_peer && d.outstanding, "{d:?}");
+        let id = server.invoke(Invocation::new("{}"));
+        let mut c = Client::new(&server);
+        assert_eq!(take(&mut c), id);
+    }
+}
+
+#[test]
+fn deliveries_can_be_waited_for() {
+    let server = Server::start().unwrap();
+    let id = server.invoke(Invocation::new("{}"));
+    assert!(!server.wait_delivered(&id, Duration::from_millis(1)));
+    let mut c = Client::new(&server);
+    c.get_next();
+    assert!(server.wait_delivered(&id, T));
+    assert!(server.delivered_at(&id).is_some());
+    assert_eq!(c.response().header(ID_HEADER), Some(id.as_str()));
+    assert!(!server.wait_delivered("unknown", Duration::from_millis(1)));
 }
 
 #[test]
