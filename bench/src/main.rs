@@ -13,6 +13,7 @@
 //! figure, and peak RSS over 100,000 invocations and while echoing a 6 MB event. Every wait is
 //! bounded; a runtime that crashes or stalls is reported as such and the rest still runs.
 //! `--help` lists the options.
+#![forbid(unsafe_code)]
 
 mod builds;
 mod report;

@@ -31,6 +31,24 @@ pub const MAX_MAP_ENTRIES: usize = 16;
 pub type StringMap = LinearMap<String<64>, String<MAX_FIELD>, MAX_MAP_ENTRIES>;
 
 /// What the Runtime API told lamina about one invocation.
+///
+/// A handler gets it as `&Context`; the driver decodes it from the `/next` response's head:
+///
+/// ```
+/// let mut ctx = lamina_core::Context::default();
+/// let warnings = ctx
+///     .decode(
+///         b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: 8476a536-e9f4-11e8\r\n\
+///           Lambda-Runtime-Deadline-Ms: 1700000003000\r\n\
+///           Lambda-Runtime-Trace-Id: Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Sampled=1\r\n\r\n",
+///     )
+///     .unwrap();
+/// assert!(warnings.is_empty());
+/// assert_eq!(ctx.request_id.as_str(), "8476a536-e9f4-11e8");
+/// assert_eq!(ctx.deadline_ms, 1_700_000_003_000);
+/// assert!(ctx.xray_trace_id.as_deref().unwrap().starts_with("Root=1-"));
+/// assert!(ctx.client_context.is_none() && ctx.invocation_id.is_none());
+/// ```
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct Context {
@@ -334,12 +352,33 @@ impl Context {
 
 #[cfg(feature = "std")]
 impl Context {
-    /// The invocation's deadline on the wall clock.
+    /// The invocation's deadline on the wall clock (the `std` feature, which lamina's std
+    /// transports turn on).
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    ///
+    /// let mut ctx = lamina_core::Context::default();
+    /// ctx.deadline_ms = 1_700_000_003_000;
+    /// assert_eq!(ctx.deadline(), UNIX_EPOCH + Duration::from_millis(1_700_000_003_000));
+    /// ```
     pub fn deadline(&self) -> std::time::SystemTime {
         std::time::UNIX_EPOCH + std::time::Duration::from_millis(self.deadline_ms)
     }
 
-    /// Time left until the deadline (zero once it has passed).
+    /// Time left until the deadline (zero once it has passed: emulators send deadlines in
+    /// 1970).
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    ///
+    /// let mut ctx = lamina_core::Context::default();
+    /// ctx.deadline_ms = 600_000; // as cargo-lambda sends it
+    /// assert_eq!(ctx.remaining(), Duration::ZERO);
+    /// let in_a_minute = SystemTime::now() + Duration::from_secs(60);
+    /// ctx.deadline_ms = in_a_minute.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+    /// assert!(ctx.remaining() > Duration::from_secs(58));
+    /// ```
     pub fn remaining(&self) -> std::time::Duration {
         self.deadline()
             .duration_since(std::time::SystemTime::now())

@@ -3,18 +3,33 @@
 //! - `hello`: `{"name":"World"}` gives `"Hello World!"`.
 //! - `echo`: the event's bytes back, unchanged, without allocating.
 //! - `fail`: `{"error":"msg"}` fails with that message, `{"panic":"msg"}` panics, anything else
-//!   comes back as it was (after `sleep_ms` milliseconds if it says so);
+//!   comes back as it was (after `sleep_ms` milliseconds, or after a [`gate`], if it says so);
 //!   `LAMINA_EXAMPLE_HOOKS=1` registers SnapStart hooks (`before-1`, `before-2`, `after-1`,
 //!   `after-2`; `LAMINA_EXAMPLE_FAIL_HOOK=<label>` fails one) and `LAMINA_EXAMPLE_GRACEFUL=1`
 //!   turns graceful shutdown on (its hook says `shutdown hook ran`); with `LAMINA_EXAMPLE_FAIL_INIT=msg` in the environment its
 //!   initialisation fails instead.
-//! - `stream`: streams 10 chunks, `pause_ms` (default 100) apart; `stream_fail` fails after 3.
+//! - `stream`: streams 10 chunks, `pause_ms` (default 100) apart (with `"gate"`, it waits at that
+//!   [`gate`] after the first); `stream_fail` fails after 3.
 //! - `context`: the decoded `Context`, the function settings and the `_X_AMZN_TRACE_ID` the
 //!   handler saw, as JSON (a debugging aid).
+//! - `port` / `std-port` (module `port`) and `async-port`: what a `lambda_runtime` port uses — an
+//!   error type with `impl From<_> for Diagnostic`, an event whose field paths errors name, a
+//!   layer around a streaming handler, `write!` into a stream, the function's settings.
+//! - `async-*` (module `asynchronous`, the `tokio` feature): the examples above as async handlers,
+//!   and `async-http`, which calls a local HTTP endpoint; `traced` (module `traced`, the
+//!   `tracing` feature) logs through `tracing`.
+#![forbid(unsafe_code)]
 
 use std::borrow::Cow;
 use std::convert::Infallible;
 use std::fmt;
+
+#[cfg(feature = "tokio")]
+pub mod asynchronous;
+#[cfg(feature = "serde_json")]
+pub mod port;
+#[cfg(all(feature = "tracing", feature = "tokio"))]
+pub mod traced;
 
 #[cfg(feature = "serde_json")]
 use lamina_std::{Config, Diagnostic};
@@ -39,6 +54,9 @@ impl fmt::Display for MyError {
         f.write_str(&self.0)
     }
 }
+
+// Each error type's `errorType` is its name, its `errorMessage` its `Display`.
+lamina_std::impl_diagnostic!(MyError, FailRequested, StreamFailed);
 
 /// `{"name":"World"}` → `"Hello World!"`.
 pub fn hello(_ctx: &Context, event: MyEvent) -> Result<String, MyError> {
@@ -69,6 +87,9 @@ pub fn fail(_ctx: &Context, event: Value) -> Result<Value, FailRequested> {
         "fail: event received ({} keys)",
         event.as_object().map_or(0, |o| o.len())
     );
+    if let Some(addr) = event.get("gate").and_then(Value::as_str) {
+        gate(addr);
+    }
     if let Some(ms) = event.get("sleep_ms").and_then(Value::as_u64) {
         std::thread::sleep(std::time::Duration::from_millis(ms.min(10_000)));
     }
@@ -149,6 +170,26 @@ pub fn context(config: &Config, ctx: &Context) -> Value {
     })
 }
 
+/// Holds the handler until a test says go: connects to `addr` (`127.0.0.1:PORT`, from the
+/// event's `"gate"`) and waits, at most 10 s, for one byte or the close. The accepted connection
+/// tells the test that the handler runs, and the test answers when it has done what it must do
+/// meanwhile (send SIGTERM, look at a half-sent stream): synchronised, never a sleep.
+pub fn gate(addr: &str) {
+    use std::io::Read;
+    if let Ok(mut conn) = std::net::TcpStream::connect(addr) {
+        let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+        let _ = conn.read(&mut [0u8; 1]);
+    }
+}
+
+/// The string value of `"name"` in a flat JSON event, found by a tiny scan (no serde here).
+fn str_field<'a>(event: &'a [u8], name: &str) -> Option<&'a str> {
+    let text = std::str::from_utf8(event).ok()?;
+    let rest = text.split(&format!("\"{name}\"")).nth(1)?;
+    let rest = rest.trim_start_matches([' ', ':']).strip_prefix('"')?;
+    rest.split('"').next()
+}
+
 fn pause(event: &[u8]) -> std::time::Duration {
     // `{"pause_ms": n}`: a tiny scan rather than a JSON parser, so the example needs no serde.
     let text = std::str::from_utf8(event).unwrap_or("");
@@ -176,6 +217,11 @@ pub fn stream(_ctx: &Context, event: &[u8], out: &mut ResponseStream<'_>) -> std
             std::thread::sleep(pause);
         }
         out.write(format!("chunk {i}\n").as_bytes())?;
+        if i == 0
+            && let Some(addr) = str_field(event, "gate")
+        {
+            gate(addr);
+        }
     }
     Ok(())
 }

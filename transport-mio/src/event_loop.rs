@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use lamina_core::{Action, Config, Connection, Driver, Now, Transmit};
 use lamina_std::Handler;
-use lamina_std::transport::{App, Fed, LaneBuf, Transport, connect, encode, grow, read_some};
+use lamina_std::transport::{
+    App, Fed, LaneBuf, Transport, clock, connect, encode, grow, read_some,
+};
 #[cfg(feature = "workers")]
 use mio::Waker;
 use mio::net::UnixStream;
@@ -122,11 +124,11 @@ impl EventLoop {
 
     fn run<H: Handler>(&mut self, driver: &mut Driver<'_>, app: &mut App<H>) -> i32 {
         // The clocks are read once per wake-up, and again after a handler ran.
-        let mut now = Now::system();
+        let mut now = clock();
         loop {
             match self.act(driver, app) {
                 Acted::Exit(code) => return code,
-                Acted::Invoked => now = Now::system(),
+                Acted::Invoked => now = clock(),
                 Acted::Nothing => {}
             }
             // Move every lane as far as it goes without waiting; again while that changed
@@ -163,13 +165,13 @@ impl EventLoop {
                     }
                 }
             }
-            now = Now::system();
+            now = clock();
             if terminated && self.drain_signals() {
                 driver.shutdown(now);
             }
             #[cfg(feature = "workers")]
             if finished {
-                self.collect(driver, app, now);
+                self.collect(driver, app);
             }
             #[cfg(not(feature = "workers"))]
             let _ = finished;
@@ -266,7 +268,7 @@ impl EventLoop {
 
     /// Takes back the buffers workers are done with.
     #[cfg(feature = "workers")]
-    fn collect<H: Handler>(&mut self, driver: &mut Driver<'_>, app: &App<H>, now: Now) {
+    fn collect<H: Handler>(&mut self, driver: &mut Driver<'_>, app: &App<H>) {
         let Some(pool) = self.pool.as_ref() else {
             return;
         };
@@ -275,7 +277,7 @@ impl EventLoop {
                 continue;
             }
             if let Some((mut buf, outcome)) = pool.take_done(lane) {
-                app.finish(driver, lane, outcome, &mut buf, now);
+                app.finish(driver, lane, outcome, &mut buf);
                 Self::after_handler(&self.poll, lane, &mut slot.sock, &mut buf);
                 slot.buf = Some(buf);
             }
@@ -347,7 +349,7 @@ impl EventLoop {
         let mut progressed = false;
         if slot.readable {
             let fed = if buf.conn.is_some() {
-                read_some(driver, lane, buf, now)
+                read_some(driver, lane, buf, || now)
             } else {
                 Fed::Closed
             };

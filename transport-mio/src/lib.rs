@@ -1,16 +1,20 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod event_loop;
 #[cfg(feature = "workers")]
 mod pool;
 
 use std::borrow::Cow;
-use std::fmt::Display;
 
 pub use lamina_std::{
-    Config, Context, Diagnostic, Handler, Output, Reply, ResponseStream, core, raw, streaming,
-    typed,
+    Config, Context, Diagnostic, Handler, Layered, Next, Output, Reply, ResponseStream, config,
+    core, impl_diagnostic, layer, raw, short_type_name, streaming, typed, typed_streaming,
+};
+#[cfg(feature = "tokio")]
+pub use lamina_std::{
+    async_raw, async_streaming, async_typed, block_on, in_invocation, spawn, tokio_handle,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -53,7 +57,7 @@ where
     F: Fn(&Context, E) -> Result<R, Err> + Send + Sync + 'static,
     E: DeserializeOwned + 'static,
     R: Serialize + 'static,
-    Err: Display + 'static,
+    Err: Into<Diagnostic> + 'static,
 {
     Runtime::from_env().run(typed(handler))
 }
@@ -73,7 +77,7 @@ where
 pub fn run_raw<F, Err>(handler: F) -> !
 where
     F: for<'a, 'c> Fn(&'c Context, &'a [u8]) -> Result<Cow<'a, [u8]>, Err> + Send + Sync + 'static,
-    Err: Display + 'static,
+    Err: Into<Diagnostic> + 'static,
 {
     Runtime::from_env().run(raw(handler))
 }
@@ -93,7 +97,136 @@ where
 pub fn run_streaming<F, Err>(handler: F) -> !
 where
     F: Fn(&Context, &[u8], &mut ResponseStream<'_>) -> Result<(), Err> + Send + Sync + 'static,
-    Err: Display + 'static,
+    Err: Into<Diagnostic> + 'static,
 {
     Runtime::from_env().run(streaming(handler))
+}
+
+/// Runs a typed streaming handler (see `lamina_std::typed_streaming`).
+///
+/// ```no_run
+/// use std::io::Write;
+/// use lamina_mio::{Context, ResponseStream};
+///
+/// fn lines(_: &Context, n: u32, out: &mut ResponseStream<'_>) -> std::io::Result<()> {
+///     (0..n).try_for_each(|i| writeln!(out, "line {i}"))
+/// }
+///
+/// fn main() { lamina_mio::run_typed_streaming(lines) }
+/// ```
+pub fn run_typed_streaming<F, E, Err>(handler: F) -> !
+where
+    F: Fn(&Context, E, &mut ResponseStream<'_>) -> Result<(), Err> + Send + Sync + 'static,
+    E: DeserializeOwned + 'static,
+    Err: Into<Diagnostic> + 'static,
+{
+    Runtime::from_env().run(typed_streaming(handler))
+}
+
+/// Runs an async typed handler on the mio event loop (the `tokio` feature): `async fn(&Context,
+/// E) -> Result<R, Err>`. Never returns.
+///
+/// The event loop stays what it is (every protocol behaviour comes from the core); each
+/// invocation's future runs on the thread that serves its lane (the loop's at concurrency 1,
+/// lane `i`'s worker with `AWS_LAMBDA_MAX_CONCURRENCY` > 1), blocked on a multi-thread tokio
+/// runtime started at init whose workers drive IO, timers and spawned tasks. So the handler
+/// borrows its `&Context`, its future need not be `Send`, and `tokio::spawn`, timers and the
+/// AWS SDK work inside it. Spawn with [`spawn`] to keep the request id on a task's log lines.
+/// Details: `lamina_std::async_typed`.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use lamina_mio::Context;
+/// use serde::Deserialize;
+///
+/// #[derive(Deserialize)]
+/// struct MyEvent { name: String }
+///
+/// async fn my_handler(ctx: &Context, event: MyEvent) -> Result<String, std::io::Error> {
+///     let deadline = ctx.remaining();
+///     let greeting = tokio::time::timeout(deadline, async {
+///         format!("Hello {}!", event.name)
+///     });
+///     greeting.await.map_err(std::io::Error::other)
+/// }
+///
+/// fn main() { lamina_mio::run_async(my_handler) }
+/// ```
+#[cfg(feature = "tokio")]
+pub fn run_async<F, E, R, Err>(handler: F) -> !
+where
+    F: AsyncFn(&Context, E) -> Result<R, Err> + Send + Sync + 'static,
+    E: DeserializeOwned + 'static,
+    R: Serialize + 'static,
+    Err: Into<Diagnostic> + 'static,
+{
+    Runtime::from_env().run_async(handler)
+}
+
+/// Runs an async raw-bytes handler (see `lamina_std::async_raw`).
+///
+/// ```no_run
+/// async fn echo(_: &lamina_mio::Context, event: &[u8]) -> Result<Vec<u8>, std::io::Error> {
+///     Ok(event.to_vec())
+/// }
+///
+/// fn main() { lamina_mio::run_async_raw(echo) }
+/// ```
+#[cfg(feature = "tokio")]
+pub fn run_async_raw<F, Err>(handler: F) -> !
+where
+    F: AsyncFn(&Context, &[u8]) -> Result<Vec<u8>, Err> + Send + Sync + 'static,
+    Err: Into<Diagnostic> + 'static,
+{
+    Runtime::from_env().run_async_with_init(async move |_| Ok::<_, Diagnostic>(async_raw(handler)))
+}
+
+/// Runs an async streaming handler (see `lamina_std::async_streaming`).
+///
+/// ```no_run
+/// use std::io::Write;
+/// use lamina_mio::{Context, ResponseStream};
+///
+/// async fn two(_: &Context, _event: &[u8], out: &mut ResponseStream<'_>) -> std::io::Result<()> {
+///     writeln!(out, "one")?;
+///     tokio::task::yield_now().await;
+///     writeln!(out, "two")
+/// }
+///
+/// fn main() { lamina_mio::run_async_streaming(two) }
+/// ```
+#[cfg(feature = "tokio")]
+pub fn run_async_streaming<F, Err>(handler: F) -> !
+where
+    F: AsyncFn(&Context, &[u8], &mut ResponseStream<'_>) -> Result<(), Err> + Send + Sync + 'static,
+    Err: Into<Diagnostic> + 'static,
+{
+    Runtime::from_env()
+        .run_async_with_init(async move |_| Ok::<_, Diagnostic>(async_streaming(handler)))
+}
+
+/// The README's "Coming from lambda_runtime" section, whose snippets are compiled here as
+/// doctests.
+#[cfg(all(
+    doctest,
+    feature = "tokio",
+    feature = "tracing",
+    feature = "serde_json"
+))]
+#[doc = include_str!("../../docs/coming-from-lambda-runtime.md")]
+mod coming_from_lambda_runtime {}
+
+#[cfg(test)]
+mod tests {
+    /// The README holds the doctested section verbatim.
+    #[test]
+    fn readme_has_the_compiled_lambda_runtime_section() {
+        let readme = include_str!("../../README.md");
+        let section = include_str!("../../docs/coming-from-lambda-runtime.md");
+        assert!(
+            readme.contains(section.trim_end()),
+            "README.md's \"Coming from lambda_runtime\" section differs from \
+             docs/coming-from-lambda-runtime.md: copy the file into the README"
+        );
+    }
 }

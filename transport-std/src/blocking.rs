@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use lamina_core::{Action, Config, Connection, Driver, Now, Reading};
+use lamina_core::{Action, Config, Connection, Driver, Reading};
 
 use crate::handler::Handler;
 use crate::sigterm;
 use crate::transport::{
-    App, Fed, LaneBuf, Transport, connect, encode, encode_bug, grow, read_some,
+    App, Fed, LaneBuf, Transport, clock, connect, encode, encode_bug, grow, read_some,
 };
 
 /// How long a blocking read or pause lasts at most before the loop looks at the time and at
@@ -30,7 +30,7 @@ impl Transport for Blocking {
         loop {
             if !terminated && sigterm::requested() {
                 terminated = true;
-                driver.shutdown(Now::system());
+                driver.shutdown(clock());
             }
             while let Some(action) = driver.poll_action() {
                 match action {
@@ -52,11 +52,11 @@ impl Transport for Blocking {
             for (lane, buf) in lanes.iter_mut().enumerate() {
                 send_due(driver, app, lane, buf);
             }
-            let now = Now::system();
+            let now = clock();
             match (driver.reading(0), lanes.first_mut()) {
                 (Reading::Event | Reading::Reply, Some(buf)) => {
-                    if read_some(driver, 0, buf, now) == Fed::Pending {
-                        driver.handle_timeout(Now::system());
+                    if read_some(driver, 0, buf, clock) == Fed::Pending {
+                        driver.handle_timeout(clock());
                     }
                 }
                 _ => {
@@ -65,7 +65,7 @@ impl Transport for Blocking {
                         .poll_timeout()
                         .map_or(TICK, |at| at.duration_from(now).min(TICK));
                     std::thread::sleep(wait);
-                    driver.handle_timeout(Now::system());
+                    driver.handle_timeout(clock());
                 }
             }
         }
@@ -75,7 +75,7 @@ impl Transport for Blocking {
 /// Writes every request due on `lane`, opening a connection where the driver says.
 fn send_due<H: Handler>(driver: &mut Driver<'_>, app: &mut App<H>, lane: usize, buf: &mut LaneBuf) {
     loop {
-        let now = Now::system();
+        let now = clock();
         let t = match encode(&mut buf.out, |o| {
             driver.poll_transmit(lane, now, o).map_err(grow)
         }) {

@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+#[cfg(feature = "tokio")]
+mod asynchronous;
 mod blocking;
 mod handler;
 #[doc(hidden)]
@@ -8,22 +10,32 @@ pub mod log;
 mod panic;
 mod sigterm;
 mod stream;
+#[cfg(feature = "tracing")]
+mod subscriber;
 mod trace;
 pub mod transport;
 
 use std::borrow::Cow;
-use std::fmt::Display;
 use std::marker::PhantomData;
+use std::sync::OnceLock;
 
+#[cfg(feature = "tokio")]
+pub use asynchronous::{
+    AsyncRaw, AsyncStreaming, AsyncTyped, InInvocation, async_raw, async_streaming, async_typed,
+    block_on, in_invocation, spawn, tokio_handle,
+};
 pub use blocking::Blocking;
-pub use handler::{Diagnostic, Handler, Output, Raw, Reply, Typed, raw, typed};
+pub use handler::{
+    Diagnostic, Handler, Layered, Next, Output, Raw, Reply, Typed, TypedStreaming, layer, raw,
+    short_type_name, typed, typed_streaming,
+};
 pub use lamina_core::{self as core, Config, Context};
 use lamina_core::{Driver, Lane, Options, lanes_needed};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 pub use stream::{ResponseStream, Streaming, streaming};
 
-use crate::handler::error_reply;
+use crate::handler::error_output;
 use crate::transport::{App, Hook, Init, Transport};
 
 /// Runs a typed handler as this process's Lambda runtime, with settings from the environment.
@@ -47,7 +59,7 @@ where
     F: Fn(&Context, E) -> Result<R, Err> + Send + Sync + 'static,
     E: DeserializeOwned + 'static,
     R: Serialize + 'static,
-    Err: Display + 'static,
+    Err: Into<Diagnostic> + 'static,
 {
     Runtime::from_env().run(typed(handler))
 }
@@ -69,7 +81,7 @@ where
 pub fn run_raw<F, Err>(handler: F) -> !
 where
     F: for<'a, 'c> Fn(&'c Context, &'a [u8]) -> Result<Cow<'a, [u8]>, Err> + Send + Sync + 'static,
-    Err: Display + 'static,
+    Err: Into<Diagnostic> + 'static,
 {
     Runtime::from_env().run(raw(handler))
 }
@@ -92,9 +104,140 @@ where
 pub fn run_streaming<F, Err>(handler: F) -> !
 where
     F: Fn(&Context, &[u8], &mut ResponseStream<'_>) -> Result<(), Err> + Send + Sync + 'static,
-    Err: Display + 'static,
+    Err: Into<Diagnostic> + 'static,
 {
     Runtime::from_env().run(streaming(handler))
+}
+
+/// Runs a typed streaming handler (see [`typed_streaming`]): the event deserialized, the
+/// response written to a [`ResponseStream`].
+///
+/// ```no_run
+/// use std::io::Write;
+/// use lamina_std::{Context, ResponseStream};
+///
+/// fn countdown(_ctx: &Context, from: u32, out: &mut ResponseStream<'_>) -> std::io::Result<()> {
+///     for i in (0..=from).rev() {
+///         writeln!(out, "{i}")?;
+///     }
+///     Ok(())
+/// }
+///
+/// fn main() { lamina_std::run_typed_streaming(countdown) }
+/// ```
+pub fn run_typed_streaming<F, E, Err>(handler: F) -> !
+where
+    F: Fn(&Context, E, &mut ResponseStream<'_>) -> Result<(), Err> + Send + Sync + 'static,
+    E: DeserializeOwned + 'static,
+    Err: Into<Diagnostic> + 'static,
+{
+    Runtime::from_env().run(typed_streaming(handler))
+}
+
+/// Runs an async typed handler (the `tokio` feature): `async fn(&Context, E) -> Result<R,
+/// Err>`, on a multi-thread tokio runtime built at init (how, and what works inside: see
+/// [`async_typed`]). Never returns.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use lamina_std::Context;
+/// use serde::Deserialize;
+///
+/// #[derive(Deserialize)]
+/// struct MyEvent { name: String }
+///
+/// async fn my_handler(ctx: &Context, event: MyEvent) -> Result<String, std::io::Error> {
+///     tokio::time::sleep(Duration::from_millis(5)).await;
+///     Ok(format!("Hello {}! ({})", event.name, ctx.request_id))
+/// }
+///
+/// fn main() { lamina_std::run_async(my_handler) }
+/// ```
+#[cfg(feature = "tokio")]
+pub fn run_async<F, E, R, Err>(handler: F) -> !
+where
+    F: AsyncFn(&Context, E) -> Result<R, Err> + Send + Sync + 'static,
+    E: DeserializeOwned + 'static,
+    R: Serialize + 'static,
+    Err: Into<Diagnostic> + 'static,
+{
+    Runtime::from_env().run_async(handler)
+}
+
+/// Runs an async raw-bytes handler (see [`async_raw`]).
+///
+/// ```no_run
+/// async fn echo(_ctx: &lamina_std::Context, event: &[u8]) -> Result<Vec<u8>, std::io::Error> {
+///     Ok(event.to_vec())
+/// }
+///
+/// fn main() { lamina_std::run_async_raw(echo) }
+/// ```
+#[cfg(feature = "tokio")]
+pub fn run_async_raw<F, Err>(handler: F) -> !
+where
+    F: AsyncFn(&Context, &[u8]) -> Result<Vec<u8>, Err> + Send + Sync + 'static,
+    Err: Into<Diagnostic> + 'static,
+{
+    Runtime::from_env().run_async_with_init(async move |_| Ok::<_, Diagnostic>(async_raw(handler)))
+}
+
+/// Runs an async streaming handler (see [`async_streaming`]).
+///
+/// ```no_run
+/// use lamina_std::{Context, ResponseStream};
+///
+/// async fn hello(_ctx: &Context, _event: &[u8], out: &mut ResponseStream<'_>)
+///     -> std::io::Result<()>
+/// {
+///     out.write(b"hello ")?;
+///     out.write(b"world")
+/// }
+///
+/// fn main() { lamina_std::run_async_streaming(hello) }
+/// ```
+#[cfg(feature = "tokio")]
+pub fn run_async_streaming<F, Err>(handler: F) -> !
+where
+    F: AsyncFn(&Context, &[u8], &mut ResponseStream<'_>) -> Result<(), Err> + Send + Sync + 'static,
+    Err: Into<Diagnostic> + 'static,
+{
+    Runtime::from_env()
+        .run_async_with_init(async move |_| Ok::<_, Diagnostic>(async_streaming(handler)))
+}
+
+// Boxed: the static is a pointer, not 2 KB of the binary's data.
+static CONFIG: OnceLock<Box<Config>> = OnceLock::new();
+
+/// The function's settings — name, version, memory size, log group and stream, concurrency —
+/// for a handler to look at (`lambda_runtime`'s `ctx.env_config`): read from the environment
+/// at the first call, as the runtime reads them at start. (A runtime built
+/// [`with_lookup`](RuntimeOn::with_lookup) reads its settings through the lookup; this reads
+/// the environment all the same. Copying the runtime's own would cost the lean bootstrap a
+/// kilobyte.) Outside Lambda, a missing `AWS_LAMBDA_RUNTIME_API` is no error here.
+///
+/// ```
+/// use lamina_std::Context;
+///
+/// fn handler(_ctx: &Context, _event: serde_json::Value) -> Result<String, std::io::Error> {
+///     let settings = lamina_std::config();
+///     Ok(format!("{} v{} with {} MB", settings.function_name, settings.function_version,
+///         settings.memory_mb))
+/// }
+/// # let _ = handler(&Context::default(), serde_json::Value::Null);
+/// ```
+pub fn config() -> &'static Config {
+    CONFIG.get_or_init(|| {
+        let env = |name: &str| std::env::var(name).ok();
+        Box::new(Config::from_lookup(env).unwrap_or_else(|_| {
+            // Not under a Runtime API: the settings are what matters here.
+            Config::from_lookup(|name: &str| match name {
+                "AWS_LAMBDA_RUNTIME_API" => Some("127.0.0.1:9001".to_string()),
+                _ => env(name),
+            })
+            .expect("a literal endpoint parses")
+        }))
+    })
 }
 
 type Lookup = Box<dyn FnMut(&str) -> Option<String>>;
@@ -138,14 +281,8 @@ impl<T> std::fmt::Debug for RuntimeOn<T> {
     }
 }
 
-fn hook<E: Display + 'static>(f: impl FnOnce() -> Result<(), E> + Send + 'static) -> Hook {
-    Box::new(move || {
-        f().map_err(|e| {
-            let mut out = Output::default();
-            let _ = error_reply(&e, &mut out);
-            out
-        })
-    })
+fn hook<E: Into<Diagnostic> + 'static>(f: impl FnOnce() -> Result<(), E> + Send + 'static) -> Hook {
+    Box::new(move || f().map_err(error_output))
 }
 
 impl<T: Transport> RuntimeOn<T> {
@@ -174,7 +311,7 @@ impl<T: Transport> RuntimeOn<T> {
 
     /// Adds a hook run before a SnapStart snapshot (last registered runs first); its error is
     /// reported on `/init/error`.
-    pub fn before_snapshot<E: Display + 'static>(
+    pub fn before_snapshot<E: Into<Diagnostic> + 'static>(
         mut self,
         f: impl FnOnce() -> Result<(), E> + Send + 'static,
     ) -> Self {
@@ -184,7 +321,7 @@ impl<T: Transport> RuntimeOn<T> {
 
     /// Adds a hook run after a SnapStart restore (first registered runs first); its error is
     /// reported on `/restore/error` and the process exits.
-    pub fn after_restore<E: Display + 'static>(
+    pub fn after_restore<E: Into<Diagnostic> + 'static>(
         mut self,
         f: impl FnOnce() -> Result<(), E> + Send + 'static,
     ) -> Self {
@@ -217,10 +354,71 @@ impl<T: Transport> RuntimeOn<T> {
     pub fn run_with_init<H, E, I>(self, init: I) -> !
     where
         H: Handler,
-        E: Display + 'static,
+        E: Into<Diagnostic> + 'static,
         I: FnOnce(&Config) -> Result<H, E> + 'static,
     {
         std::process::exit(self.serve_with_init(init))
+    }
+
+    /// Serves the async typed `handler` (the `tokio` feature; see [`crate::run_async`]
+    /// and [`async_typed`]): the tokio runtime is started at init (a failure goes to
+    /// `/init/error`).
+    ///
+    /// ```no_run
+    /// use lamina_std::{Context, Runtime};
+    ///
+    /// async fn handler(_ctx: &Context, n: u64) -> Result<u64, std::io::Error> { Ok(n + 1) }
+    ///
+    /// fn main() {
+    ///     Runtime::from_env()
+    ///         .graceful_shutdown(|| eprintln!("bye"))
+    ///         .run_async(handler)
+    /// }
+    /// ```
+    #[cfg(feature = "tokio")]
+    pub fn run_async<F, E, R, Err>(self, handler: F) -> !
+    where
+        F: AsyncFn(&Context, E) -> Result<R, Err> + Send + Sync + 'static,
+        E: DeserializeOwned + 'static,
+        R: Serialize + 'static,
+        Err: Into<Diagnostic> + 'static,
+    {
+        self.run_async_with_init(async move |_| Ok::<_, Diagnostic>(async_typed(handler)))
+    }
+
+    /// Builds the handler with the async `init` (its error goes to `/init/error`), on the tokio
+    /// runtime the handler will run on, then serves it; exits the process at the end. `init`
+    /// returns any [`Handler`]: [`async_typed`], [`async_streaming`], or a sync one.
+    ///
+    /// ```no_run
+    /// use lamina_std::{Config, Context, Runtime, async_typed};
+    ///
+    /// struct Client { greeting: String }
+    ///
+    /// async fn connect(config: &Config) -> Result<Client, std::io::Error> {
+    ///     Ok(Client { greeting: format!("Hello from {}", config.function_name) })
+    /// }
+    ///
+    /// fn main() {
+    ///     Runtime::from_env().run_async_with_init(async |config: &Config| {
+    ///         let client = connect(config).await?;
+    ///         Ok::<_, std::io::Error>(async_typed(async move |_ctx: &Context, name: String| {
+    ///             Ok::<_, std::io::Error>(format!("{}, {name}!", client.greeting))
+    ///         }))
+    ///     })
+    /// }
+    /// ```
+    #[cfg(feature = "tokio")]
+    pub fn run_async_with_init<H, E, I>(self, init: I) -> !
+    where
+        H: Handler,
+        E: Into<Diagnostic> + 'static,
+        I: AsyncFnOnce(&Config) -> Result<H, E> + 'static,
+    {
+        self.run_with_init(move |config| {
+            asynchronous::started()?;
+            block_on(init(config)).map_err(Into::into)
+        })
     }
 
     /// Like [`run`](RuntimeOn::run), but returns the exit code instead of exiting.
@@ -232,7 +430,7 @@ impl<T: Transport> RuntimeOn<T> {
     pub fn serve_with_init<H, E, I>(mut self, init: I) -> i32
     where
         H: Handler,
-        E: Display + 'static,
+        E: Into<Diagnostic> + 'static,
         I: FnOnce(&Config) -> Result<H, E> + 'static,
     {
         let config = match Config::from_lookup(&mut self.lookup) {
@@ -243,6 +441,14 @@ impl<T: Transport> RuntimeOn<T> {
             }
         };
         log::configure(config.log_format, config.log_level);
+        #[cfg(feature = "tracing")]
+        {
+            let aws_level = (self.lookup)("AWS_LAMBDA_LOG_LEVEL");
+            let aws_level_set = aws_level.is_some_and(|l| core::LogLevel::parse(&l).is_some());
+            log::configure_filters((self.lookup)("RUST_LOG").as_deref(), aws_level_set);
+        }
+        #[cfg(feature = "tracing")]
+        subscriber::install();
         // An inherited trace id is never any invocation's.
         trace::clear();
         panic::install(&config.endpoint);
@@ -268,13 +474,7 @@ impl<T: Transport> RuntimeOn<T> {
                 return 1;
             }
         };
-        let init: Init<H> = Box::new(move |config| {
-            init(config).map_err(|e| {
-                let mut out = Output::default();
-                let _ = error_reply(&e, &mut out);
-                out
-            })
-        });
+        let init: Init<H> = Box::new(move |config| init(config).map_err(error_output));
         let mut app = App::new(
             init,
             self.before_snapshot,

@@ -35,14 +35,15 @@ mod abort {
     use lamina_core::response::{Decoder, Limits, Status};
     use lamina_core::{Context, Endpoint, Id, error_type};
 
-    static ENDPOINT: OnceLock<Endpoint> = OnceLock::new();
+    // Boxed: the static is a pointer, not the endpoint's bytes in the binary's data.
+    static ENDPOINT: OnceLock<Box<Endpoint>> = OnceLock::new();
 
     thread_local! {
         static CURRENT: RefCell<Option<(Id, Option<Id>)>> = const { RefCell::new(None) };
     }
 
     pub(super) fn install(endpoint: &Endpoint) {
-        if ENDPOINT.set(endpoint.clone()).is_err() {
+        if ENDPOINT.set(Box::new(endpoint.clone())).is_err() {
             return;
         }
         let default_hook = std::panic::take_hook();

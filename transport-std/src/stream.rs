@@ -9,7 +9,6 @@
 //! network), whichever transport runs it.
 
 use std::borrow::Cow;
-use std::fmt::Display;
 use std::io::{self, IoSlice, Write};
 use std::marker::PhantomData;
 use std::net::TcpStream;
@@ -17,11 +16,29 @@ use std::net::TcpStream;
 use lamina_core::request::{self, CHUNK_END, HTTP_INTEGRATION_CONTENT_TYPE};
 use lamina_core::{Connection, Context, Endpoint, Stream, StreamEnd, StreamError};
 
-use crate::handler::{Handler, Output, Reply, error_reply};
+use crate::handler::{Diagnostic, Handler, Output, Reply, error_reply};
 use crate::transport::{connect, encode};
 
 /// A response being streamed. Each [`write`](ResponseStream::write) is one chunk on the wire;
-/// through [`io::Write`], each `write!` (or `write_all`) is one chunk.
+/// through [`io::Write`], each `write!` / `writeln!` (or `write_all`, or what `write` gathered
+/// before a `flush`) is one chunk, however many pieces its format has.
+///
+/// ```no_run
+/// use std::io::Write;
+/// use lamina_std::{Context, ResponseStream};
+///
+/// fn page(_ctx: &Context, _event: &[u8], out: &mut ResponseStream<'_>) -> std::io::Result<()> {
+///     // A Function URL response: status and headers first.
+///     out.write_http_prelude(200, &[("content-type", "text/html")], &["session=1"])?;
+///     out.write(b"<h1>Report</h1>")?; // one chunk
+///     for row in 0..3 {
+///         writeln!(out, "<p>row {} of {}</p>", row + 1, 3)?; // one chunk each
+///     }
+///     Ok(())
+/// }
+///
+/// fn main() { lamina_std::run_streaming(page) }
+/// ```
 #[derive(Debug)]
 pub struct ResponseStream<'a> {
     stream: Stream,
@@ -279,11 +296,27 @@ impl<F, Err> std::fmt::Debug for Streaming<F, Err> {
     }
 }
 
-/// Wraps a function that writes its response to a [`ResponseStream`] as a [`Handler`].
+/// Wraps a function that writes its response to a [`ResponseStream`] as a [`Handler`]. An
+/// error before the first byte is an ordinary `/error`; after it, it goes in the stream's
+/// trailers.
+///
+/// ```no_run
+/// use lamina_std::{Context, ResponseStream, Runtime, streaming};
+///
+/// fn upper(_ctx: &Context, event: &[u8], out: &mut ResponseStream<'_>) -> std::io::Result<()> {
+///     out.set_content_type("text/plain")?;
+///     for part in event.chunks(1024) {
+///         out.write(&part.to_ascii_uppercase())?;
+///     }
+///     Ok(())
+/// }
+///
+/// fn main() { Runtime::from_env().graceful_shutdown(|| ()).run(streaming(upper)) }
+/// ```
 pub fn streaming<F, Err>(f: F) -> Streaming<F, Err>
 where
     F: Fn(&Context, &[u8], &mut ResponseStream<'_>) -> Result<(), Err> + Send + Sync + 'static,
-    Err: Display + 'static,
+    Err: Into<Diagnostic> + 'static,
 {
     Streaming {
         f,
@@ -294,7 +327,7 @@ where
 impl<F, Err> Handler for Streaming<F, Err>
 where
     F: Fn(&Context, &[u8], &mut ResponseStream<'_>) -> Result<(), Err> + Send + Sync + 'static,
-    Err: Display + 'static,
+    Err: Into<Diagnostic> + 'static,
 {
     fn call<'a>(&self, _ctx: &Context, _event: &'a [u8], out: &mut Output) -> Reply<'a> {
         out.error(
@@ -316,7 +349,7 @@ where
     ) -> Reply<'a> {
         match (self.f)(ctx, event, stream) {
             Ok(()) => Reply::Output,
-            Err(e) => error_reply(&e, out),
+            Err(e) => error_reply(e.into(), out),
         }
     }
 }
