@@ -1,42 +1,41 @@
 //! Abort builds (`panic = "abort"`, as in the `release-size` profile) cannot catch a panic: the
 //! panic hook reports the in-flight invocation's `/error` (`Handler.Panic`) on a connection of
 //! its own, then the process aborts. The answer is not lost, only the warm process.
+//!
+//! The binaries under test are built beforehand (see [`abort_builds`]): `scripts/test.sh`.
 
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
 
 use common::{Proc, WAIT, json};
 use lamina_server::{Invocation, OutcomeKind, Server};
 
-/// Builds `fail` and `std-fail` in the release-size profile, once per test process, in a
-/// target directory of its own (the `cargo test` that runs this holds the main one's lock).
-fn abort_builds() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("abort-build");
-        let status = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--profile",
-                "release-size",
-                "-p",
-                "lamina-examples",
-            ])
-            .args(["--bin", "fail", "--bin", "std-fail"])
-            .arg("--manifest-path")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
-            .env("CARGO_TARGET_DIR", &target)
-            .status()
-            .expect("run cargo");
-        assert!(
-            status.success(),
-            "building the abort-profile examples failed"
+/// How the abort-profile binaries are built (by `scripts/test.sh`, before `cargo test`).
+const BUILD: &str =
+    "cargo build --profile release-size -p lamina-examples --bin fail --bin std-fail";
+
+/// The directory holding `fail` and `std-fail` built with `panic = "abort"` (the release-size
+/// profile): `LAMINA_ABORT_BINS`, relative to the workspace root if not absolute. A `cargo
+/// build` inside the test would wait on the lock of the `cargo test` running it, so a separate
+/// step builds them; the test fails, naming that step, when they are missing.
+fn abort_builds() -> PathBuf {
+    let Some(dir) = std::env::var_os("LAMINA_ABORT_BINS") else {
+        panic!(
+            "LAMINA_ABORT_BINS is not set: build the abort-profile examples with `{BUILD}` and \
+             run with LAMINA_ABORT_BINS=target/release-size (scripts/test.sh does both)"
         );
-        target.join("release-size")
-    })
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = root.join(dir);
+    for bin in ["fail", "std-fail"] {
+        assert!(
+            dir.join(bin).is_file(),
+            "LAMINA_ABORT_BINS={}: no `{bin}` there; build it with `{BUILD}`",
+            dir.display()
+        );
+    }
+    dir
 }
 
 fn panic_is_answered_then_the_process_exits(bin: &str) {

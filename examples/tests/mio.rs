@@ -1,44 +1,15 @@
 //! What only the mio transport promises: no allocation per warm invocation, N invocations in
 //! flight at once with N connections and workers, and SIGTERM letting in-flight work finish.
 
-use std::process::{Child, ExitStatus};
-use std::time::{Duration, Instant};
+mod common;
 
+use std::path::Path;
+
+use common::{Gate, Proc, SIGTERM, WAIT, json};
 use lamina_server::{Invocation, OutcomeKind, Server, ServerConfig};
 
-const WAIT: Duration = Duration::from_secs(10);
-
-/// Kills the child when the test ends, however it ends.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Guard {
-    fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let end = Instant::now() + timeout;
-        while Instant::now() < end {
-            if let Ok(Some(status)) = self.0.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        None
-    }
-}
-
-fn spawn(server: &Server, bin: &str) -> Guard {
-    let child = server
-        .command(bin.as_ref())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn bootstrap");
-    Guard(child)
+fn spawn(server: &Server, bin: &str) -> Proc {
+    Proc::spawn(server.command(Path::new(bin)))
 }
 
 fn answer(server: &Server, body: &[u8]) -> String {
@@ -77,57 +48,59 @@ fn warm_invocations_allocate_nothing() {
     );
 }
 
+/// `AWS_LAMBDA_MAX_CONCURRENCY=4`: the server withholds every answer until 4 invocations are in
+/// flight at once (`hold_answers_until_in_flight`), so a runtime serving fewer at a time never
+/// gets its first answer and the test fails; no handler sleeps.
 #[test]
 fn n_invocations_in_flight_at_once() {
     const N: usize = 4;
     let server = Server::start_with(ServerConfig {
         max_concurrency: Some(N as u32),
+        hold_answers_until_in_flight: Some(N),
         ..ServerConfig::default()
     })
     .unwrap();
-    let _child = spawn(&server, env!("CARGO_BIN_EXE_fail"));
-    // Each handler sleeps long enough for all N to be delivered before any is answered.
+    let proc = spawn(&server, env!("CARGO_BIN_EXE_fail"));
     let ids: Vec<String> = (0..N)
-        .map(|i| server.invoke(Invocation::new(format!("{{\"sleep_ms\":400,\"i\":{i}}}"))))
+        .map(|i| server.invoke(Invocation::new(format!("{{\"i\":{i}}}"))))
         .collect();
     for (i, id) in ids.iter().enumerate() {
-        let o = server.wait_outcome(id, WAIT).expect("an answer");
+        let o = server
+            .wait_outcome(id, WAIT)
+            .unwrap_or_else(|| panic!("no answer for {i}\n{}", proc.stderr()));
         assert_eq!(o.kind, OutcomeKind::Response);
-        let v: serde_json::Value = serde_json::from_str(o.body_str()).unwrap();
-        assert_eq!(v["i"], i);
+        assert_eq!(json(&o.request.body)["i"], i);
     }
-    assert_eq!(server.max_in_flight(), N, "invocations in flight at once");
-    // Exactly one answer each.
+    // The answers were released (all N lanes were waiting on them): the runtime goes on.
+    assert_eq!(answer(&server, b"{\"after\":1}"), "{\"after\":1}");
+    // Exactly one answer each, on N connections.
     let outcomes = server.outcomes();
-    assert_eq!(outcomes.len(), N);
+    assert_eq!(outcomes.len(), N + 1);
     for id in &ids {
         assert_eq!(outcomes.iter().filter(|o| &o.request_id == id).count(), 1);
     }
-    // And N connections were used.
     assert!(server.connections() >= N);
+    assert!(server.violations().is_empty(), "{:?}", server.violations());
 }
 
+/// SIGTERM while a handler runs (held at a gate): the runtime lets it finish, answers it, and
+/// exits 0.
 #[test]
 fn sigterm_lets_the_in_flight_invocation_finish() {
     let server = Server::start().unwrap();
-    let mut child = spawn(&server, env!("CARGO_BIN_EXE_fail"));
-    let id = server.invoke(Invocation::new(&b"{\"sleep_ms\":500}"[..]));
-    // Wait (bounded) until the invocation has been delivered.
-    let end = Instant::now() + WAIT;
-    while server.in_flight() == 0 && Instant::now() < end {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    assert_eq!(server.in_flight(), 1);
-    let pid = child.0.id().to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    let mut proc = spawn(&server, env!("CARGO_BIN_EXE_fail"));
+    let gate = Gate::new();
+    let id = server.invoke(Invocation::new(format!(
+        r#"{{"gate":"{}","a":1}}"#,
+        gate.addr()
+    )));
+    let held = gate.wait_entered(|| proc.stderr());
+    proc.signal(SIGTERM);
+    Gate::open(held);
     let outcome = server
         .wait_outcome(&id, WAIT)
         .expect("the in-flight answer");
     assert_eq!(outcome.kind, OutcomeKind::Response);
-    let status = child.wait_exit(WAIT).expect("exits after SIGTERM");
-    assert_eq!(status.code(), Some(0));
+    let status = proc.wait_exit(WAIT).expect("exits after SIGTERM");
+    assert_eq!(status.code(), Some(0), "{}", proc.stderr());
 }

@@ -1,21 +1,27 @@
-//! The harness behind `suite.rs`: which binaries a transport provides, a child-process guard that
-//! captures stderr and never outlives its test, and assertions on what the fake Runtime API
-//! received.
+//! The harness behind the shared suite (`cases/`), for every transport: which binaries a
+//! transport provides, a child-process guard that captures stderr and never outlives its test,
+//! a gate that holds a handler until the test says go, and assertions on what the fake Runtime
+//! API received.
 //!
-//! Every wait here is bounded by [`WAIT`] (or a shorter explicit timeout) and returns as soon as
-//! its condition holds, so a passing test never sleeps for a fixed time.
+//! Also compiled by the tokio example's tests (`examples/tokio-transport/tests/`, through
+//! `#[path]`), so it uses nothing but `std`, `lamina-server` and `serde_json`.
+//!
+//! Every wait here is bounded by [`WAIT`] (or an explicit timeout) and returns as soon as its
+//! condition holds (condition variables, the server's events), so a passing test never sleeps
+//! for a fixed time.
 
 #![allow(dead_code)]
 
-use std::io::Read;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{Receiver, channel};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use lamina_server::{Invocation, Outcome, OutcomeKind, Recorded, Server, ServerConfig};
+use lamina_server::{Answer, Invocation, Outcome, OutcomeKind, Recorded, Server, ServerConfig};
 use serde_json::Value;
 
 /// Upper bound of every wait. Only a failing test ever waits this long.
@@ -25,6 +31,12 @@ pub const WAIT: Duration = Duration::from_secs(10);
 pub const ERROR_TYPE: &str = "Lambda-Runtime-Function-Error-Type";
 /// The per-invocation nonce echoed on `/response` and `/error`.
 pub const INVOCATION_ID: &str = "Lambda-Runtime-Invocation-Id";
+/// An invocation id with every kind of byte it may hold.
+pub const INV_ID: &str = "Inv-0123.abc_DEF:xyz-9";
+/// The path of `GET /next` (the server strips a configured prefix).
+pub const NEXT: &str = "/2018-06-01/runtime/invocation/next";
+/// SIGTERM's number on Linux.
+pub const SIGTERM: i32 = 15;
 
 /// The example binaries one transport provides (paths, from `env!("CARGO_BIN_EXE_...")`).
 #[derive(Debug, Clone, Copy)]
@@ -40,6 +52,10 @@ pub struct Transport {
     pub fail: &'static str,
     /// The decoded context as JSON.
     pub context: &'static str,
+    /// Streams 10 chunks (`None`: the transport does not stream).
+    pub stream: Option<&'static str>,
+    /// Streams 3 chunks, then fails in the trailers.
+    pub stream_fail: Option<&'static str>,
 }
 
 /// Which example a test runs.
@@ -49,15 +65,22 @@ pub enum Bin {
     Echo,
     Fail,
     Context,
+    Stream,
+    StreamFail,
 }
 
 impl Transport {
     pub fn path(&self, bin: Bin) -> &'static str {
+        let streaming = |p: Option<&'static str>| {
+            p.unwrap_or_else(|| panic!("the {} transport has no streaming example", self.name))
+        };
         match bin {
             Bin::Hello => self.hello,
             Bin::Echo => self.echo,
             Bin::Fail => self.fail,
             Bin::Context => self.context,
+            Bin::Stream => streaming(self.stream),
+            Bin::StreamFail => streaming(self.stream_fail),
         }
     }
 }
@@ -85,38 +108,68 @@ pub fn bare_command(path: &str, env: &[(&str, &str)]) -> Command {
     cmd
 }
 
-/// Collects a pipe into a shared buffer on a thread of its own (so the child never blocks on a
-/// full pipe); `done` is set at EOF.
+/// What a pipe delivered so far, and whether it reached EOF.
+type Captured = Mutex<(Vec<u8>, bool)>;
+
+/// A pipe read into a shared buffer on a thread of its own (so the child never blocks on a
+/// full pipe), with a condition variable signalled on every read and at EOF.
 #[derive(Debug, Clone, Default)]
 struct Capture {
-    bytes: Arc<Mutex<Vec<u8>>>,
-    done: Arc<AtomicBool>,
+    state: Arc<(Captured, Condvar)>,
 }
 
 impl Capture {
     fn start(mut pipe: impl Read + Send + 'static) -> Capture {
         let cap = Capture::default();
-        let (bytes, done) = (Arc::clone(&cap.bytes), Arc::clone(&cap.done));
+        let state = Arc::clone(&cap.state);
         // Detached: it ends at EOF, which the child's death guarantees.
         thread::spawn(move || {
             let mut buf = [0u8; 4096];
             loop {
-                match pipe.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => bytes
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .extend_from_slice(&buf[..n]),
+                let n = pipe.read(&mut buf).unwrap_or(0);
+                let (lock, changed) = &*state;
+                let mut s = lock.lock().unwrap_or_else(|e| e.into_inner());
+                s.0.extend_from_slice(&buf[..n]);
+                s.1 = n == 0;
+                changed.notify_all();
+                if n == 0 {
+                    break;
                 }
             }
-            done.store(true, Ordering::SeqCst);
         });
         cap
     }
 
     fn text(&self) -> String {
-        String::from_utf8_lossy(&self.bytes.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+        let s = self.state.0.lock().unwrap_or_else(|e| e.into_inner());
+        String::from_utf8_lossy(&s.0).into_owned()
     }
+
+    /// Waits up to `timeout` until `done(text, eof)` holds (or EOF makes it final); returns
+    /// whether it holds.
+    fn wait(&self, timeout: Duration, done: impl Fn(&str, bool) -> bool) -> bool {
+        let (lock, changed) = &*self.state;
+        let until = Instant::now() + timeout;
+        let mut s = lock.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let text = String::from_utf8_lossy(&s.0);
+            if done(&text, s.1) {
+                return true;
+            }
+            let now = Instant::now();
+            if s.1 || now >= until {
+                return false;
+            }
+            s = changed
+                .wait_timeout(s, until - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+}
+
+unsafe extern "C" {
+    fn kill(pid: i32, sig: i32) -> i32;
 }
 
 /// A running example binary. Dropping it kills it (and reaps it).
@@ -125,7 +178,7 @@ pub struct Proc {
     child: Child,
     stderr: Capture,
     stdout: Capture,
-    exited: Option<ExitStatus>,
+    pub exited: Option<ExitStatus>,
 }
 
 impl Proc {
@@ -153,6 +206,13 @@ impl Proc {
         self.child.id()
     }
 
+    /// Sends signal `sig` to the child.
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: a plain libc call on our own child's pid (not reaped yet: `Proc` owns it).
+        let r = unsafe { kill(self.child.id() as i32, sig) };
+        assert_eq!(r, 0, "kill({}, {sig}) failed", self.child.id());
+    }
+
     /// Whether the child is still running.
     pub fn running(&mut self) -> bool {
         if self.exited.is_none() {
@@ -162,37 +222,43 @@ impl Proc {
     }
 
     /// Waits up to `timeout` for the child to exit; on expiry kills it and returns `None`.
-    /// After an exit, also waits (briefly) until its stderr has been read to the end.
+    /// The child's exit closes its stderr: that EOF is the event waited for (so stderr has been
+    /// read to its end when this returns).
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let until = Instant::now() + timeout;
-        while self.running() {
-            if Instant::now() >= until {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                return None;
-            }
-            thread::sleep(Duration::from_millis(5));
+        if self.exited.is_some() {
+            return self.exited;
         }
+        if !self.stderr.wait(timeout, |_, eof| eof) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            return None;
+        }
+        // Closed stderr, so exiting: reaped at once (bounded all the same).
         let until = Instant::now() + Duration::from_secs(2);
-        while !self.stderr.done.load(Ordering::SeqCst) && Instant::now() < until {
-            thread::sleep(Duration::from_millis(2));
+        while self.running() && Instant::now() < until {
+            thread::sleep(Duration::from_millis(1));
+        }
+        if self.exited.is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
         self.exited
     }
 
     /// Waits up to `timeout` until stderr holds `needle` (case-insensitive).
     pub fn wait_stderr(&self, needle: &str, timeout: Duration) -> bool {
-        let needle = needle.to_ascii_lowercase();
-        let until = Instant::now() + timeout;
-        loop {
-            if self.stderr().to_ascii_lowercase().contains(&needle) {
-                return true;
-            }
-            if Instant::now() >= until || self.stderr.done.load(Ordering::SeqCst) {
-                return self.stderr().to_ascii_lowercase().contains(&needle);
-            }
-            thread::sleep(Duration::from_millis(5));
-        }
+        self.wait_stderr_line(&[needle], timeout)
+    }
+
+    /// Waits up to `timeout` until one line of stderr holds every one of `needles`
+    /// (case-insensitive).
+    pub fn wait_stderr_line(&self, needles: &[&str], timeout: Duration) -> bool {
+        let needles: Vec<String> = needles.iter().map(|n| n.to_ascii_lowercase()).collect();
+        self.stderr.wait(timeout, |text, _| {
+            text.to_ascii_lowercase()
+                .lines()
+                .any(|l| needles.iter().all(|n| l.contains(n.as_str())))
+        })
     }
 }
 
@@ -253,18 +319,34 @@ impl Harness {
         );
         for r in self.server.requests() {
             s.push_str(&format!(
-                "  conn {} {} {} ({} bytes)\n",
+                "  conn {} {} {} ({} bytes{})\n",
                 r.conn,
                 r.method,
-                r.path,
-                r.body.len()
+                r.path.escape_debug(),
+                r.body.len(),
+                if r.complete { "" } else { ", cut" }
             ));
         }
         s.push_str("outcomes:\n");
         for o in self.server.outcomes() {
             s.push_str(&format!(
-                "  {} {:?} -> {}\n",
-                o.request_id, o.kind, o.status_sent
+                "  {} {:?} on conn {} -> {}\n",
+                o.request_id, o.kind, o.request.conn, o.status_sent
+            ));
+        }
+        for v in self.server.violations() {
+            s.push_str(&format!(
+                "violation on conn {}: {} {}\n",
+                v.conn, v.what, v.bytes
+            ));
+        }
+        for u in self.server.unsolicited() {
+            s.push_str(&format!("unsolicited on conn {}: {:?}\n", u.conn, u.kind));
+        }
+        for d in self.server.disconnects() {
+            s.push_str(&format!(
+                "disconnect conn {} (by peer: {}, owed: {}, after {:?})\n",
+                d.conn, d.by_peer, d.outstanding, d.last_request
             ));
         }
         s.push_str("stderr:\n");
@@ -274,7 +356,12 @@ impl Harness {
 
     /// The first `/response` or `/error` for `id`; panics (with a diagnosis) if none comes.
     pub fn outcome(&self, id: &str) -> Outcome {
-        match self.server.wait_outcome(id, WAIT) {
+        self.outcome_within(id, WAIT)
+    }
+
+    /// [`Harness::outcome`] with a bound of its own (for faults that take their time).
+    pub fn outcome_within(&self, id: &str, timeout: Duration) -> Outcome {
+        match self.server.wait_outcome(id, timeout) {
             Some(o) => o,
             None => panic!("no answer for invocation {id:?}\n{}", self.diag()),
         }
@@ -306,6 +393,12 @@ impl Harness {
             ),
             // The body is the context, checked by `sentinel`.
             Bin::Context => (Invocation::new("{}"), None),
+            Bin::Stream => (
+                Invocation::new(r#"{"pause_ms":0}"#),
+                Some(STREAMED.as_bytes()),
+            ),
+            // Three chunks, then the error in the trailers: checked by `sentinel`.
+            Bin::StreamFail => (Invocation::new(r#"{"pause_ms":0}"#), None),
         }
     }
 
@@ -318,15 +411,51 @@ impl Harness {
         let (inv, want) = self.good_invocation();
         let id = self.invoke(inv);
         let o = self.outcome(&id);
-        match want {
-            Some(body) => assert_response(&o, &id, body),
-            None => {
+        match (want, self.bin) {
+            (Some(body), _) => assert_response(&o, &id, body),
+            (None, Bin::StreamFail) => assert_failed_stream(&o, &id),
+            (None, _) => {
                 assert_eq!(o.kind, OutcomeKind::Response, "{}", self.diag());
                 let v = json(&o.request.body);
                 assert_eq!(v["request_id"], id.as_str());
             }
         }
         id
+    }
+
+    /// Makes sure every line the runtime logged before now has been read: queues a well-formed
+    /// invocation answered `410 Gone`, which every transport logs with its request id, and waits
+    /// for that line (stderr is one ordered pipe). Returns its id; it is answered once.
+    pub fn log_marker(&self) -> String {
+        let (inv, _) = self.good_invocation();
+        let id = self.invoke(inv.answer(Answer::Status(410)));
+        assert!(
+            self.proc.wait_stderr_line(&[&id, "timed out"], WAIT),
+            "no 410 line for the log marker {id}\n{}",
+            self.diag()
+        );
+        id
+    }
+
+    /// Checks that stderr does not hold `needle` (case-insensitive). Call it after
+    /// [`Harness::log_marker`], so that every line that could hold it has been read.
+    pub fn expect_no_stderr(&self, needle: &str) {
+        let err = self.proc.stderr().to_ascii_lowercase();
+        assert!(
+            !err.contains(&needle.to_ascii_lowercase()),
+            "stderr says {needle:?}\n{}",
+            self.diag()
+        );
+    }
+
+    /// Checks that the runtime never wrote what it must not: a request while another was owed
+    /// its answer, or bytes that are not a request.
+    pub fn expect_no_violations(&self) {
+        assert!(
+            self.server.violations().is_empty(),
+            "protocol violations\n{}",
+            self.diag()
+        );
     }
 
     /// Checks that the ids answered, with multiplicity, are exactly `expected`.
@@ -360,6 +489,23 @@ impl Harness {
         }
     }
 
+    /// The connection of the first `GET /next` recorded after the request `after` (by the order
+    /// the server recorded them in), waiting for it if need be.
+    pub fn next_poll_after(&self, after: &Recorded) -> Recorded {
+        let found = |reqs: &[Recorded]| {
+            let at = reqs.iter().position(|r| r == after)?;
+            reqs[at + 1..].iter().find(|r| is_next(r)).cloned()
+        };
+        assert!(
+            self.server.wait_for(WAIT, |reqs| found(reqs).is_some()),
+            "no /next after {} {}\n{}",
+            after.method,
+            after.path,
+            self.diag()
+        );
+        found(&self.server.requests()).expect("found above")
+    }
+
     /// Waits for the child to exit and checks it exited with a non-zero code (not a signal).
     pub fn expect_failure_exit(&mut self) -> i32 {
         let status = self.proc.wait_exit(WAIT);
@@ -384,6 +530,30 @@ impl Harness {
             self.diag()
         );
     }
+}
+
+/// What `stream` sends: ten lines.
+pub const STREAMED: &str =
+    "chunk 0\nchunk 1\nchunk 2\nchunk 3\nchunk 4\nchunk 5\nchunk 6\nchunk 7\nchunk 8\nchunk 9\n";
+
+/// Checks a `stream_fail` answer: a `/response` with three chunks, its error complete in the
+/// trailers (type and base64 body), nothing of it mixed into the body.
+pub fn assert_failed_stream(o: &Outcome, id: &str) {
+    assert_response(o, id, b"chunk 0\nchunk 1\nchunk 2\n");
+    let r = &o.request;
+    assert!(r.complete, "the stream ended properly: {o:?}");
+    assert_eq!(r.trailer(ERROR_TYPE), Some("StreamFailed"), "{o:?}");
+    let b64 = r
+        .trailer("Lambda-Runtime-Function-Error-Body")
+        .unwrap_or_else(|| panic!("no error body trailer: {o:?}"));
+    let doc = json(&unbase64(b64));
+    assert_eq!(doc["errorType"], "StreamFailed");
+    assert_eq!(doc["errorMessage"], "failed after 3 chunks");
+}
+
+/// Whether `r` is a `GET /next`.
+pub fn is_next(r: &Recorded) -> bool {
+    r.method == "GET" && r.path == NEXT
 }
 
 /// Waits for `proc` to exit and checks it exited with a non-zero code (not a signal).
@@ -417,6 +587,57 @@ fn is_runtime_request(r: &Recorded, ids: &[&str], init_error: bool) -> bool {
     }
 }
 
+/// Holds a handler until the test says go, without sleeping: the `fail` and `stream` examples
+/// given `{"gate": "<addr>"}` connect to [`Gate::addr`] and wait for a byte (see
+/// `lamina_examples::gate`).
+#[derive(Debug)]
+pub struct Gate {
+    addr: SocketAddr,
+    entered: Receiver<TcpStream>,
+}
+
+impl Gate {
+    /// A gate listening on 127.0.0.1 for one handler.
+    pub fn new() -> Gate {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the gate");
+        let addr = listener.local_addr().expect("the gate's address");
+        let (tx, entered) = channel();
+        // Ends with its one accept (the drop below connects if no handler did).
+        thread::spawn(move || {
+            if let Ok((conn, _)) = listener.accept() {
+                let _ = tx.send(conn);
+            }
+        });
+        Gate { addr, entered }
+    }
+
+    /// `127.0.0.1:PORT`, for the event's `"gate"`.
+    pub fn addr(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Waits until a handler is at the gate (it connected); returns the connection that
+    /// [`Gate::open`] answers on.
+    pub fn wait_entered(&self, diag: impl Fn() -> String) -> TcpStream {
+        match self.entered.recv_timeout(WAIT) {
+            Ok(conn) => conn,
+            Err(_) => panic!("no handler reached the gate\n{}", diag()),
+        }
+    }
+
+    /// Lets the handler holding `conn` go on.
+    pub fn open(mut conn: TcpStream) {
+        let _ = conn.write_all(b"go");
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        // Ends the accepting thread if no handler came.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+    }
+}
+
 /// Parses a body as JSON; panics with the body if it is not.
 pub fn json(body: &[u8]) -> Value {
     serde_json::from_slice(body).unwrap_or_else(|e| {
@@ -427,7 +648,7 @@ pub fn json(body: &[u8]) -> Value {
     })
 }
 
-/// Checks a `/response` for `id` with exactly `body`, accepted by the server.
+/// Checks a `/response` for `id` with exactly `body`.
 pub fn assert_response(o: &Outcome, id: &str, body: &[u8]) {
     assert_eq!(o.kind, OutcomeKind::Response, "{o:?}");
     assert_eq!(o.request_id, id);
@@ -512,6 +733,20 @@ pub fn unbase64(text: &str) -> Vec<u8> {
 
 /// A port on 127.0.0.1 with (almost certainly) nothing listening: bound, then released.
 pub fn closed_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr").port()
+}
+
+/// A complete, well-framed `/next` response for request id `id` (greeting `name`): the fake
+/// invocation that faults glue where nobody asked for it.
+pub fn fake_next(id: &str, name: &str) -> Vec<u8> {
+    let body = format!(r#"{{"name":"{name}"}}"#);
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+         Lambda-Runtime-Aws-Request-Id: {id}\r\nLambda-Runtime-Deadline-Ms: 1000\r\n\
+         Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:f\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
 }
