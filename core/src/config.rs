@@ -76,7 +76,7 @@ impl LogLevel {
             ("ERROR", LogLevel::Error),
             ("FATAL", LogLevel::Fatal),
         ];
-        let s = s.trim();
+        let s = s.trim_ascii();
         NAMES
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(s))
@@ -221,7 +221,7 @@ impl Config {
     /// Applies one variable's value (one code path for all of them: this runs once, and its
     /// size matters more than its speed).
     fn set(&mut self, var: Var, v: &str) {
-        let number = |max: u64| parse_u64(v.trim().as_bytes()).filter(|n| *n <= max);
+        let number = |max: u64| parse_u64(v.trim_ascii().as_bytes()).filter(|n| *n <= max);
         let result = match var {
             Var::FunctionName => put(&mut self.function_name, v),
             Var::FunctionVersion => put(&mut self.function_version, v),
@@ -242,7 +242,7 @@ impl Config {
                 _ => Err("a number from 1 to 1024"),
             },
             Var::InitType => {
-                self.init_type = match v.trim() {
+                self.init_type = match v.trim_ascii() {
                     "on-demand" | "" => InitType::OnDemand,
                     "provisioned-concurrency" => InitType::ProvisionedConcurrency,
                     "snap-start" => InitType::SnapStart,
@@ -261,7 +261,7 @@ impl Config {
             // Lambda validates these two itself: a value not understood keeps the default and
             // is reported with a warning, not as an init failure.
             Var::LogFormat => {
-                match v.trim() {
+                match v.trim_ascii() {
                     t if t.eq_ignore_ascii_case("json") => self.log_format = LogFormat::Json,
                     t if t.eq_ignore_ascii_case("text") || t.is_empty() => {
                         self.log_format = LogFormat::Text;

@@ -303,7 +303,10 @@ pub fn short_type_name<T: ?Sized>() -> &'static str {
 fn short_name(full: &'static str) -> &'static str {
     // Byte searches rather than `str` substring patterns, which pull in a large searcher.
     let base = full.split('<').next().unwrap_or(full);
-    let base = base.trim_start_matches('&').trim_start_matches("mut ");
+    let mut base = base.trim_start_matches('&');
+    while let Some(rest) = base.strip_prefix("mut ") {
+        base = rest;
+    }
     let name = match base.rfind(':') {
         Some(i) => base.get(i + 1..).unwrap_or(base),
         None => base,

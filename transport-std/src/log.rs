@@ -25,7 +25,6 @@ use std::cell::RefCell;
 use std::fmt::{self, Write as _};
 use std::io::Write as _;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use lamina_core::{Id, LogFormat, LogLevel, Notice};
 
@@ -243,10 +242,10 @@ impl fmt::Write for Line {
 
 /// Writes the UTC time as `2026-11-25T16:54:42.123Z`.
 fn timestamp(line: &mut Line) {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = now.as_secs();
+    // The runtime's own clock read (std's SystemTime::now unwraps an io::Result, which
+    // links io::Error's Debug into every bootstrap).
+    let unix_ms = crate::transport::clock().unix_ms;
+    let secs = unix_ms / 1000;
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Howard Hinnant's civil_from_days.
     let z = days as i64 + 719_468;
@@ -258,13 +257,30 @@ fn timestamp(line: &mut Line) {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    line.raw_fmt(format_args!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60,
-        now.subsec_millis()
-    ));
+    // Digits written by hand: `{:02}` and friends cost a formatter call per field.
+    let digits = |line: &mut Line, n: u64, width: usize| {
+        let mut buf = [b'0'; 4];
+        let mut n = n;
+        for slot in buf.iter_mut().take(width).rev() {
+            *slot = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+        line.push(buf.get(..width).unwrap_or_default(), false);
+    };
+    digits(line, year.max(0) as u64, 4);
+    line.push(b"-", false);
+    digits(line, month as u64, 2);
+    line.push(b"-", false);
+    digits(line, day as u64, 2);
+    line.push(b"T", false);
+    digits(line, rem / 3600, 2);
+    line.push(b":", false);
+    digits(line, rem / 60 % 60, 2);
+    line.push(b":", false);
+    digits(line, rem % 60, 2);
+    line.push(b".", false);
+    digits(line, unix_ms % 1000, 3);
+    line.push(b"Z", false);
 }
 
 /// What a line says: its message, and (from `tracing` events) fields of its own and the

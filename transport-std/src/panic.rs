@@ -46,11 +46,13 @@ mod abort {
         if ENDPOINT.set(Box::new(endpoint.clone())).is_err() {
             return;
         }
-        let default_hook = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            default_hook(info);
+        // std's default hook is not kept (take_hook would keep a second copy of it and its
+        // backtrace printer): the panic is logged here, with the invocation when there is one.
+        std::panic::set_hook(Box::new(|info| {
             let msg = super::message(info.payload());
-            report(msg);
+            if !report(msg) {
+                crate::rt_log!(Error, "panicked: {msg}");
+            }
         }));
     }
 
@@ -101,11 +103,15 @@ mod abort {
         }
     }
 
-    fn report(message: &str) {
-        let Some(ep) = ENDPOINT.get() else { return };
+    /// Reports the panic as this thread's invocation's `/error`; `false` when no invocation
+    /// runs on this thread.
+    fn report(message: &str) -> bool {
+        let Some(ep) = ENDPOINT.get() else {
+            return false;
+        };
         let Some((id, inv)) = CURRENT.with(|c| c.try_borrow_mut().ok().and_then(|mut c| c.take()))
         else {
-            return;
+            return false;
         };
         let mut buf = [0u8; 8192];
         let target = ErrorTarget::Invocation {
@@ -123,7 +129,7 @@ mod abort {
                     }
                     cut = &cut[..end];
                 }
-                Err(_) => return,
+                Err(_) => return false,
             }
         };
         // Wait for the reply (bounded) so the report is in before the process dies.
@@ -133,6 +139,7 @@ mod abort {
             "invocation {id}: handler panicked ({message}); reported as {}; exiting (panic = \"abort\")",
             error_type::PANIC
         );
+        true
     }
 }
 

@@ -540,7 +540,7 @@ pub fn read_some(
     loop {
         let read = match target.get_mut(*filled..) {
             Some(room) if !room.is_empty() => stream.read(room),
-            _ => Err(io::Error::other("reply larger than the read buffer")),
+            _ => Err(io::ErrorKind::OutOfMemory.into()),
         };
         let input = match read {
             Ok(0) => {
