@@ -78,6 +78,9 @@ impl fmt::Display for MessageFailed {
     }
 }
 
+// Reported with errorType `MessageFailed` and its Display as the message.
+lamina_mio::impl_diagnostic!(MessageFailed);
+
 /// The work done for one message, a stand-in for real processing: a message without a body, or
 /// whose body says `FAIL`, fails.
 pub fn process(message: &SqsMessage) -> Result<(), MessageFailed> {
