@@ -375,6 +375,54 @@ pub fn valgrind(
     })
 }
 
+/// Runs `bin` under `strace -f -c` for `n` invocations of `event`, stops it with SIGTERM (sent to
+/// the traced runtime, not to strace) and returns the total number of syscalls of all its threads.
+pub fn strace(work: &Path, bin: &Path, tag: &str, event: &[u8], expect: &[u8], n: u64) -> M<u64> {
+    let server = Server::start((n + 4) as usize).map_err(|e| e.to_string())?;
+    server.push(n, arc(event), Some(arc(expect)));
+    let summary = log_path(work, &format!("strace-{tag}-{n}.txt"));
+    let _ = fs::remove_file(&summary);
+    let out = summary.display().to_string();
+    let program = bin.display().to_string();
+    let argv = ["-f", "-c", "-o", out.as_str(), "--", program.as_str()];
+    let (mut p, _) = Proc::spawn(
+        &server,
+        Path::new("strace"),
+        &argv,
+        &log_path(work, &format!("strace-{tag}-{n}.stderr")),
+    )?;
+    let within = Duration::from_secs(60 + n / 100);
+    let c = server.wait_answers(n, within, || p.alive());
+    check(&c, n, &mut p, within)?;
+    // strace's only child is the runtime; when it exits, strace writes the summary and exits.
+    let children = format!("/proc/{0}/task/{0}/children", p.pid());
+    let tracee = fs::read_to_string(&children)
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+        .ok_or_else(|| format!("cannot find strace's child in {children}"))?;
+    let _ = Command::new("kill").args(["-TERM", &tracee]).status();
+    let end = Instant::now() + Duration::from_secs(30);
+    while p.alive() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if p.alive() {
+        return Err("did not exit within 30 s of SIGTERM under strace".into());
+    }
+    let text = fs::read_to_string(&summary).map_err(|e| format!("strace summary: {e}"))?;
+    parse_strace(&text).ok_or_else(|| format!("no total in strace's summary {}", summary.display()))
+}
+
+/// The calls column of `strace -c`'s `total` line.
+pub fn parse_strace(text: &str) -> Option<u64> {
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.trim_end().ends_with("total"))?;
+    // "100.00    0.001234           0      5678        12 total": % time, seconds, usecs/call,
+    // calls, [errors], "total".
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
 fn number(s: &str) -> Option<u64> {
     let d: String = s.chars().filter(|c| c.is_ascii_digit()).collect();
     d.parse().ok()
@@ -509,6 +557,15 @@ mod tests {
         let dh = "==1618== Total:     6,441,033 bytes in 640 blocks\n==1618== At t-gmax: 6,432,879 bytes in 20 blocks\n";
         let t = parse_valgrind("dhat", dh).unwrap();
         assert_eq!((t.count, t.bytes), (640, 6_441_033));
+    }
+
+    #[test]
+    fn parses_strace_totals() {
+        let t = "% time     seconds  usecs/call     calls    errors syscall\n------ ----------- ----------- --------- --------- ----------------\n 60.00    0.000600           1       600           recvfrom\n------ ----------- ----------- --------- --------- ----------------\n100.00    0.001000           0      1234        17 total\n";
+        assert_eq!(parse_strace(t), Some(1234));
+        let no_errors = "100.00    0.001000           0       987           total\n";
+        assert_eq!(parse_strace(no_errors), Some(987));
+        assert_eq!(parse_strace("strace: exec failed\n"), None);
     }
 
     #[test]
