@@ -4,12 +4,17 @@
 # environment it prints (AWS_LAMBDA_RUNTIME_API=http://127.0.0.1:PORT/.rt ...), runs lamina's
 # `hello`, `echo` and `context` bootstraps against it (and the tokio example's `hello` when it
 # was built), invokes them with `cargo lambda invoke` and checks the answers. Skips (exit 0,
-# with the reason) when cargo-lambda is not installed (scripts/install-tools.sh installs it).
+# with the reason) when cargo-lambda is not installed (scripts/install-tools.sh installs it),
+# unless LAMINA_REQUIRE_CARGO_LAMBDA=1 (as .ci/run sets): then a missing cargo-lambda fails.
 # Loopback only; every wait is bounded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if ! version=$(cargo lambda --version 2>/dev/null); then
+  if [ "${LAMINA_REQUIRE_CARGO_LAMBDA:-0}" = 1 ]; then
+    echo "FAIL cargo-lambda test: cargo-lambda is not installed (scripts/install-tools.sh: pip install cargo-lambda)" >&2
+    exit 1
+  fi
   echo "SKIP cargo-lambda test: cargo-lambda is not installed (scripts/install-tools.sh)"
   exit 0
 fi

@@ -4,10 +4,13 @@
 # whatever is missing.
 #
 #   scripts/install-tools.sh            everything
-#   scripts/install-tools.sh --quick    everything but cargo-lambda (a ~15+ min compile on 2 cores)
+#   scripts/install-tools.sh --quick    the same (kept for callers; cargo-lambda is no longer a
+#                                       long compile, so nothing is left out)
 #
 # What it installs, from the package registries only:
-#   cargo-lambda      crates.io, `cargo install cargo-lambda --locked` (niced)
+#   cargo-lambda      PyPI (`pip install cargo-lambda`: a prebuilt binary with zig, seconds);
+#                     crates.io (`cargo install cargo-lambda --locked`, niced, ~20 min) only if
+#                     PyPI fails
 #   cfn-lint          PyPI
 #   arm64 builds      `rustup target add aarch64-unknown-linux-gnu` (needs the Rust dist server,
 #                     which may be unreachable: then the nightly toolchain's rust-src, if present,
@@ -15,10 +18,9 @@
 #                     (the linker), Debian `qemu-user libc6-arm64-cross` (to run what was built)
 set -uo pipefail
 
-quick=0
 for arg in "$@"; do
   case "$arg" in
-    --quick) quick=1 ;;
+    --quick) ;;
     *) echo "usage: $0 [--quick]" >&2; exit 2 ;;
   esac
 done
@@ -76,18 +78,18 @@ else
   fi
 fi
 
-if [ "$quick" = 1 ]; then
-  step "cargo-lambda: skipped (--quick)"
-elif cargo lambda --version >/dev/null 2>&1; then
-  step "cargo-lambda (crates.io)"
+step "cargo-lambda (PyPI; crates.io if that fails)"
+if cargo lambda --version >/dev/null 2>&1; then
   pass "$(cargo lambda --version) (already installed)"
+elif timeout 600 python3 -m pip install --quiet cargo-lambda && cargo lambda --version >/dev/null 2>&1; then
+  pass "$(cargo lambda --version) (PyPI)"
 else
-  step "cargo-lambda (crates.io): a long compile, niced; about 15-25 min on 2 cores"
+  echo "pip install cargo-lambda failed; compiling it from crates.io, niced (about 15-25 min on 2 cores)"
   start=$(date +%s)
   if timeout 3600 nice -n 19 cargo install cargo-lambda --locked; then
     pass "$(cargo lambda --version) in $(($(date +%s) - start)) s"
   else
-    fail cargo-lambda "cargo install cargo-lambda --locked failed after $(($(date +%s) - start)) s"
+    fail cargo-lambda "pip install cargo-lambda and cargo install cargo-lambda --locked both failed"
   fi
 fi
 
