@@ -317,18 +317,18 @@ impl Context {
                 }
             }
         }
+        // An invalid invocation id is dropped before any return: the id kept for answering a
+        // malformed invocation is a valid one or none (never the emptied placeholder).
+        if invocation_id != Seen::Valid {
+            self.invocation_id = None;
+        }
         match request_id {
             Seen::No => return Err(InvalidInvocation::MissingRequestId),
             Seen::Invalid => return Err(InvalidInvocation::InvalidRequestId),
             Seen::Valid => {}
         }
-        match invocation_id {
-            Seen::No => self.invocation_id = None,
-            Seen::Invalid => {
-                self.invocation_id = None;
-                return Err(InvalidInvocation::InvalidInvocationId);
-            }
-            Seen::Valid => {}
+        if invocation_id == Seen::Invalid {
+            return Err(InvalidInvocation::InvalidInvocationId);
         }
         match deadline {
             Seen::No => Err(InvalidInvocation::MissingDeadline),
@@ -670,6 +670,22 @@ Content-Length: 17\r\n\r\n";
         // A second decode forgets what the first one had.
         ctx.decode(TYPICAL).unwrap();
         assert!(ctx.tenant_id.is_none() && ctx.invocation_id.is_none());
+    }
+
+    #[test]
+    fn an_invalid_invocation_id_is_never_kept_beside_an_invalid_request_id() {
+        // Found by the next_headers fuzz target: the request id's error returned before the
+        // invalid invocation id was dropped, leaving an empty placeholder id behind.
+        let mut ctx = Context::default();
+        let h = head_with(
+            "Lambda-Runtime-Aws-Request-Id: a)b\r\nLambda-Runtime-Deadline-Ms: 1\r\n\
+             Lambda-Runtime-Invocation-Id: i\u{95}\r\n",
+        );
+        assert_eq!(ctx.decode(&h), Err(InvalidInvocation::InvalidRequestId));
+        assert!(ctx.invocation_id.is_none());
+        let h = head_with("Lambda-Runtime-Deadline-Ms: 1\r\nLambda-Runtime-Invocation-Id: x y\r\n");
+        assert_eq!(ctx.decode(&h), Err(InvalidInvocation::MissingRequestId));
+        assert!(ctx.invocation_id.is_none());
     }
 
     #[test]
