@@ -1206,14 +1206,14 @@ impl<'l> Driver<'l> {
         match self.phase {
             Phase::Init { announced: true } => {
                 if self.graceful_shutdown {
-                    self.phase = Phase::Registering;
+                    self.set_phase(Phase::Registering);
                     self.queue(0, Request::Register { resent: false });
                 } else {
                     self.after_registration();
                 }
             }
             Phase::BeforeSnapshot { announced: true } => {
-                self.phase = Phase::Restoring;
+                self.set_phase(Phase::Restoring);
                 self.queue(0, Request::RestoreNext);
             }
             Phase::AfterRestore { announced: true } => self.serve(),
@@ -1261,7 +1261,7 @@ impl<'l> Driver<'l> {
             out,
         )
         .map_err(submit_error)?;
-        self.phase = Phase::Failing(exit);
+        self.set_phase(Phase::Failing(exit));
         self.queue(
             0,
             Request::PhaseError {
@@ -1304,7 +1304,7 @@ impl<'l> Driver<'l> {
                 return;
             }
         }
-        self.phase = Phase::ShuttingDown;
+        self.set_phase(Phase::ShuttingDown);
         self.notice(Notice::ShuttingDown);
         let grace = now.instant.plus(SHUTDOWN_GRACE_MS);
         for l in self.lanes.iter_mut() {
@@ -1427,6 +1427,13 @@ impl<'l> Driver<'l> {
         let _ = self.notices.push_back(notice);
     }
 
+    /// Moves to `phase`, unless the driver has exited: exit is final, whatever arrives after it.
+    fn set_phase(&mut self, phase: Phase) {
+        if !matches!(self.phase, Phase::Exited { .. }) {
+            self.phase = phase;
+        }
+    }
+
     fn exit(&mut self, exit: Exit) {
         if !matches!(self.phase, Phase::Exited { .. }) {
             self.phase = Phase::Exited {
@@ -1444,7 +1451,7 @@ impl<'l> Driver<'l> {
 
     /// An init-time failure: report it on lane 0, then exit.
     fn fail(&mut self, exit: Exit, report: Report) {
-        self.phase = Phase::Failing(exit);
+        self.set_phase(Phase::Failing(exit));
         self.queue(
             0,
             Request::Report {
@@ -1456,14 +1463,14 @@ impl<'l> Driver<'l> {
 
     fn after_registration(&mut self) {
         if self.config.init_type == InitType::SnapStart {
-            self.phase = Phase::BeforeSnapshot { announced: false };
+            self.set_phase(Phase::BeforeSnapshot { announced: false });
         } else {
             self.serve();
         }
     }
 
     fn serve(&mut self) {
-        self.phase = Phase::Serving;
+        self.set_phase(Phase::Serving);
         for lane in 0..self.invocation_lanes {
             self.queue(lane, Request::Next);
         }
@@ -1560,10 +1567,17 @@ impl<'l> Driver<'l> {
     }
 
     fn input(&mut self, lane: usize, buf: &mut [u8], now: Now, eof: bool) -> Input {
+        let exited = matches!(self.phase, Phase::Exited { .. });
         let extension_id = &mut self.extension_id;
         let Some(l) = self.lanes.get_mut(lane) else {
             return Input::Close;
         };
+        // Exit is final: a reply that arrives after it (read in the same loop turn, before the
+        // transport carried out the exit) is dropped unread, never acted on.
+        if exited {
+            l.link = Link::Closed;
+            return Input::Close;
+        }
         let (request, written) = match l.step {
             Step::Awaiting {
                 request, written, ..
@@ -1800,7 +1814,7 @@ impl<'l> Driver<'l> {
                 if let Some(l) = self.lanes.get_mut(0) {
                     l.step = Step::Idle;
                 }
-                self.phase = Phase::AfterRestore { announced: false };
+                self.set_phase(Phase::AfterRestore { announced: false });
                 false
             }
             Request::Register { .. } => {
@@ -2316,6 +2330,44 @@ Lambda-Runtime-Deadline-Ms: 1000000\r\nContent-Length: 7\r\n\r\n{\"a\":1}";
 
     fn lanes<const N: usize>() -> [Lane; N] {
         core::array::from_fn(|_| Lane::default())
+    }
+
+    // Exit is final (found by the state_machine fuzz target): a reply read after it, before the
+    // transport carried the exit out, neither restarts the driver nor loses the exit.
+    #[test]
+    fn a_reply_after_exit_does_not_bring_the_driver_back() {
+        let mut l = lanes::<1>();
+        let env = [("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")];
+        let mut s = Sim::new(&mut l, config(&env), Options::default());
+        s.serving();
+        assert_eq!(s.acts(), [Action::BeforeSnapshot]);
+        s.d.phase_done().unwrap();
+        s.put(0); // GET /restore/next
+        assert_eq!(s.feed(0, &reply("403 Forbidden")), Input::Close);
+        assert!(matches!(s.acts()[..], [Action::Exit(Exit::Status { .. })]));
+        assert_eq!(s.feed(0, &reply("200 OK")), Input::Close);
+        assert_eq!(s.acts(), [], "nothing after Exit");
+        assert!(s.send(0).is_none());
+        assert_eq!(s.d.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_registration_reply_after_a_sigterm_exit_does_not_serve() {
+        let mut l = lanes::<2>();
+        let options = Options {
+            graceful_shutdown: true,
+            ..Options::default()
+        };
+        let mut s = Sim::new(&mut l, config(&[]), options);
+        s.serving();
+        s.put(0); // POST /extension/register
+        s.d.shutdown(s.now); // SIGTERM during init
+        let ok =
+            b"HTTP/1.1 200 OK\r\nLambda-Extension-Identifier: ext-1\r\nContent-Length: 0\r\n\r\n";
+        // Read in the same loop turn, before the transport took the actions.
+        assert_eq!(s.feed(0, ok), Input::Close);
+        assert_eq!(s.acts(), [Action::Exit(Exit::Shutdown)]);
+        assert!(s.send(0).is_none() && s.send(1).is_none());
     }
 
     #[test]
