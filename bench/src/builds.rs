@@ -380,6 +380,41 @@ fn nightly(paths: &Paths, built: &mut Built) {
     }
 }
 
+/// The same axum app (`examples/axum/src/app.rs`) on lamina-http and on the official lambda_http,
+/// both `release-size`: projects of their own (axum stays out of lamina's lockfile), built with
+/// their own lockfiles into their own target directories.
+fn axum(paths: &Paths, built: &mut Built) {
+    for (key, dir) in [
+        (
+            "lamina/release-size/axum-app",
+            paths.root.join("examples/axum"),
+        ),
+        (
+            "official/release-size/axum-app",
+            paths.root.join("bench/official/http-axum"),
+        ),
+    ] {
+        let mut cmd = cargo();
+        cmd.args([
+            "build",
+            "--profile",
+            "release-size",
+            "--locked",
+            "--bin",
+            "axum-app",
+        ])
+        .arg("--manifest-path")
+        .arg(dir.join("Cargo.toml"));
+        let what = format!(
+            "{} axum app release-size",
+            key.split('/').next().unwrap_or("")
+        );
+        if run(paths, &what, cmd, &mut built.logs) {
+            built.add(paths, key, &dir.join("target/release-size/axum-app"));
+        }
+    }
+}
+
 /// Builds everything the run needs. `full`: also `release-size` and the nightly min-size builds.
 pub fn build_all(paths: &Paths, full: bool, nightly_too: bool) -> Built {
     let mut built = Built::default();
@@ -388,6 +423,7 @@ pub fn build_all(paths: &Paths, full: bool, nightly_too: bool) -> Built {
     if full {
         lamina_stable(paths, "release-size", false, &mut built);
         official_stable(paths, "release-size", &mut built);
+        axum(paths, &mut built);
         if nightly_too {
             nightly(paths, &mut built);
         } else {

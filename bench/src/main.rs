@@ -606,6 +606,19 @@ fn sizes(paths: &Paths, built: &Built, opts: &Opts, rows: &mut Vec<Row>) {
     );
     rows.push(
         Row::new(
+            "size-axum",
+            "axum app (examples/axum: 3 routes, a path parameter, JSON in and out, a 404), `release-size`, stripped",
+            Unit::Bytes,
+            [
+                skip_or("lamina/release-size/axum-app", "quick mode", rs),
+                Cell::Na,
+                skip_or("official/release-size/axum-app", "quick mode", rs),
+            ],
+        )
+        .note("lamina-http on lamina-mio's async transport (tokio) vs the official lambda_http, the same `src/app.rs` (axum without default features); built with `cargo build --profile release-size --locked --bin axum-app` in examples/axum and in bench/official/http-axum (each a project of its own, with its own lockfile)"),
+    );
+    rows.push(
+        Row::new(
             "size-nightly",
             "hello binary, nightly min-size (default features)",
             Unit::Bytes,
