@@ -1013,7 +1013,7 @@ impl<'l> Driver<'l> {
                         resent: false,
                     }
                 } else {
-                    let n = request::response_head(
+                    let n = request::response_head_of_checked(
                         endpoint,
                         &ctx.request_id,
                         ctx.invocation_id.as_ref(),
@@ -1021,7 +1021,7 @@ impl<'l> Driver<'l> {
                         len,
                         out,
                     )
-                    .map_err(submit_error)?;
+                    .map_err(|e| submit_error(e.into()))?;
                     Request::Answer {
                         len: n,
                         body: true,
