@@ -261,10 +261,12 @@ impl Context {
         &mut self,
         headers: &[httparse::Header<'_>],
     ) -> Result<Warnings, InvalidInvocation> {
-        self.clear();
-        let mut warnings = Warnings::NONE;
         // Every field is written in place: a `Context` is ~10 KB of bounded strings, and moving
-        // whole ones around cost more than decoding them.
+        // whole ones around cost more than decoding them. The function ARN, the same for every
+        // invocation, is kept when it comes again unchanged (not validated and copied again).
+        self.clear_but_arn();
+        let mut arn_seen = false;
+        let mut warnings = Warnings::NONE;
         let (mut request_id, mut invocation_id, mut deadline) = (Seen::No, Seen::No, Seen::No);
         for h in headers {
             let Some(field) = Field::of(h.name.as_bytes()) else {
@@ -289,7 +291,10 @@ impl Context {
                 },
                 Field::RequestId | Field::InvocationId | Field::Deadline => {}
                 Field::Arn => {
-                    if !set_string(&mut self.invoked_function_arn, value) {
+                    arn_seen = true;
+                    if self.invoked_function_arn.as_bytes() != value
+                        && !set_string(&mut self.invoked_function_arn, value)
+                    {
                         warnings |= Warnings::ARN_DROPPED;
                     }
                 }
@@ -322,6 +327,9 @@ impl Context {
         if invocation_id != Seen::Valid {
             self.invocation_id = None;
         }
+        if !arn_seen {
+            self.invoked_function_arn.clear();
+        }
         match request_id {
             Seen::No => return Err(InvalidInvocation::MissingRequestId),
             Seen::Invalid => return Err(InvalidInvocation::InvalidRequestId),
@@ -339,9 +347,13 @@ impl Context {
 
     /// Empties every field (keeping the storage).
     pub fn clear(&mut self) {
+        self.clear_but_arn();
+        self.invoked_function_arn.clear();
+    }
+
+    fn clear_but_arn(&mut self) {
         self.request_id.clear();
         self.deadline_ms = 0;
-        self.invoked_function_arn.clear();
         self.xray_trace_id = None;
         self.client_context = None;
         self.identity = None;
@@ -400,35 +412,23 @@ enum Field {
 }
 
 impl Field {
-    /// Which one `name` is (case-insensitive). Headers are told apart by length and first
-    /// letter before one comparison confirms: every header of every `/next` passes here.
+    /// Which one `name` is (case-insensitive). Headers are told apart by length and the first
+    /// letter after `lambda-runtime-` before one comparison of the whole name confirms: every
+    /// header of every `/next` passes here.
     fn of(name: &[u8]) -> Option<Field> {
-        let rest = strip_prefix_ignore_case(name, b"lambda-runtime-")?;
-        let (field, full): (Field, &[u8]) = match (rest.len(), rest.first()? | 0x20) {
-            (14, b'a') => (Field::RequestId, b"aws-request-id"),
-            (14, b'c') => (Field::ClientContext, b"client-context"),
-            (11, _) => (Field::Deadline, b"deadline-ms"),
-            (20, _) => (Field::Arn, b"invoked-function-arn"),
-            (8, _) => (Field::TraceId, b"trace-id"),
-            (13, b'a') => (Field::TenantId, b"aws-tenant-id"),
-            (13, b'i') => (Field::InvocationId, b"invocation-id"),
-            (16, _) => (Field::Identity, b"cognito-identity"),
+        const AFTER_PREFIX: usize = b"lambda-runtime-".len();
+        let (field, full): (Field, &[u8]) = match (name.len(), name.get(AFTER_PREFIX)? | 0x20) {
+            (29, b'a') => (Field::RequestId, b"lambda-runtime-aws-request-id"),
+            (29, b'c') => (Field::ClientContext, b"lambda-runtime-client-context"),
+            (26, _) => (Field::Deadline, b"lambda-runtime-deadline-ms"),
+            (35, _) => (Field::Arn, b"lambda-runtime-invoked-function-arn"),
+            (23, _) => (Field::TraceId, b"lambda-runtime-trace-id"),
+            (28, b'a') => (Field::TenantId, b"lambda-runtime-aws-tenant-id"),
+            (28, b'i') => (Field::InvocationId, b"lambda-runtime-invocation-id"),
+            (31, _) => (Field::Identity, b"lambda-runtime-cognito-identity"),
             _ => return None,
         };
-        eq_token(rest, full).then_some(field)
-    }
-}
-
-fn strip_prefix_ignore_case<'a>(s: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
-    // Most headers are told from the prefix by their first byte.
-    if s.first()? | 0x20 != *prefix.first()? {
-        return None;
-    }
-    let head = s.get(..prefix.len())?;
-    if eq_token(head, prefix) {
-        s.get(prefix.len()..)
-    } else {
-        None
+        eq_token(name, full).then_some(field)
     }
 }
 
@@ -843,6 +843,137 @@ Lambda-Runtime-Aws-Request-Id: other\r\n";
             ),
             None
         );
+    }
+
+    #[test]
+    fn the_function_arn_is_kept_replaced_or_dropped() {
+        let mut ctx = Context::default();
+        let with_arn = |arn: &[u8]| {
+            let mut h =
+                head_with("Lambda-Runtime-Aws-Request-Id: a\r\nLambda-Runtime-Deadline-Ms: 1\r\n");
+            h.truncate(h.len() - 2);
+            h.extend_from_slice(b"Lambda-Runtime-Invoked-Function-Arn: ");
+            h.extend_from_slice(arn);
+            h.extend_from_slice(b"\r\n\r\n");
+            h
+        };
+        assert!(ctx.decode(&with_arn(b"arn:1")).unwrap().is_empty());
+        assert_eq!(ctx.invoked_function_arn.as_str(), "arn:1");
+        assert!(ctx.decode(&with_arn(b"arn:1")).unwrap().is_empty());
+        assert_eq!(ctx.invoked_function_arn.as_str(), "arn:1");
+        assert!(ctx.decode(&with_arn(b"arn:2")).unwrap().is_empty());
+        assert_eq!(ctx.invoked_function_arn.as_str(), "arn:2");
+        let w = ctx.decode(&with_arn(b"arn:\xff")).unwrap();
+        assert_eq!(w, Warnings::ARN_DROPPED);
+        assert_eq!(ctx.invoked_function_arn.as_str(), "");
+        assert!(ctx.decode(&with_arn(b"arn:2")).unwrap().is_empty());
+        let long = [b'a'; MAX_ARN + 1];
+        assert_eq!(ctx.decode(&with_arn(&long)).unwrap(), Warnings::ARN_DROPPED);
+        assert_eq!(ctx.invoked_function_arn.as_str(), "");
+        assert!(ctx.decode(&with_arn(b"arn:2")).unwrap().is_empty());
+        // A head without one forgets it, on success and on failure alike.
+        ctx.decode(&head_with(
+            "Lambda-Runtime-Aws-Request-Id: a\r\nLambda-Runtime-Deadline-Ms: 1\r\n",
+        ))
+        .unwrap();
+        assert_eq!(ctx.invoked_function_arn.as_str(), "");
+        assert!(ctx.decode(&with_arn(b"arn:2")).unwrap().is_empty());
+        let _ = ctx.decode(&head_with("Lambda-Runtime-Deadline-Ms: 1\r\n"));
+        assert_eq!(ctx.invoked_function_arn.as_str(), "");
+    }
+
+    mod reused {
+        use super::super::*;
+        use proptest::prelude::*;
+        extern crate std;
+        use std::format;
+        use std::vec::Vec;
+
+        /// One header line: a `/next` field (name in random case) with a value from a pool
+        /// that holds good, bad, too long and non-UTF-8 values, or an unrelated header.
+        fn line() -> impl Strategy<Value = Vec<u8>> {
+            let names = proptest::sample::select(
+                &[
+                    "Lambda-Runtime-Aws-Request-Id",
+                    "Lambda-Runtime-Deadline-Ms",
+                    "Lambda-Runtime-Invoked-Function-Arn",
+                    "Lambda-Runtime-Trace-Id",
+                    "Lambda-Runtime-Aws-Tenant-Id",
+                    "Lambda-Runtime-Invocation-Id",
+                    "Lambda-Runtime-Client-Context",
+                    "Lambda-Runtime-Cognito-Identity",
+                    "Lambda-Runtime-Aws-Request-Ix",
+                    "Lambda-Runtime-Deadline-Mx",
+                    "Lambda-Runtime-Invoked-Function-Ar",
+                    "Content-Type",
+                    "Content-Length",
+                    "X-Lambda-Runtime-Trace-Id",
+                ][..],
+            );
+            let long = std::string::String::from_utf8(std::vec![b'a'; 300]).unwrap();
+            let values = proptest::sample::select(std::vec![
+                "id-1".into(),
+                "id-2".into(),
+                "a/b".into(),
+                "123".into(),
+                "arn:aws:lambda:us-east-1:1:function:f".into(),
+                "arn:aws:lambda:us-east-1:1:function:g".into(),
+                "{}".into(),
+                "".into(),
+                long,
+            ]);
+            (
+                names,
+                proptest::collection::vec(any::<bool>(), 40),
+                values,
+                any::<bool>(),
+            )
+                .prop_map(|(name, upper, value, bad_byte)| {
+                    let mut l: Vec<u8> = name
+                        .bytes()
+                        .zip(upper)
+                        .map(|(b, u)| {
+                            if u {
+                                b.to_ascii_uppercase()
+                            } else {
+                                b.to_ascii_lowercase()
+                            }
+                        })
+                        .collect();
+                    l.extend_from_slice(b": ");
+                    l.extend_from_slice(value.as_bytes());
+                    if bad_byte {
+                        l.push(0xff);
+                    }
+                    l.extend_from_slice(b"\r\n");
+                    l
+                })
+        }
+
+        fn head() -> impl Strategy<Value = Vec<u8>> {
+            proptest::collection::vec(line(), 0..8).prop_map(|lines| {
+                let mut h = b"HTTP/1.1 200 OK\r\n".to_vec();
+                for l in lines {
+                    h.extend_from_slice(&l);
+                }
+                h.extend_from_slice(b"\r\n");
+                h
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn a_reused_context_decodes_as_a_fresh_one(heads in proptest::collection::vec(head(), 1..5)) {
+                let mut reused = Context::default();
+                for h in heads {
+                    let mut fresh = Context::default();
+                    let a = reused.decode(&h);
+                    let b = fresh.decode(&h);
+                    prop_assert_eq!(a, b);
+                    prop_assert_eq!(format!("{reused:?}"), format!("{fresh:?}"));
+                }
+            }
+        }
     }
 
     mod against_serde {

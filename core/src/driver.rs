@@ -1013,7 +1013,7 @@ impl<'l> Driver<'l> {
                         resent: false,
                     }
                 } else {
-                    let n = request::response_head(
+                    let n = request::response_head_of_checked(
                         endpoint,
                         &ctx.request_id,
                         ctx.invocation_id.as_ref(),
@@ -1021,7 +1021,7 @@ impl<'l> Driver<'l> {
                         len,
                         out,
                     )
-                    .map_err(submit_error)?;
+                    .map_err(|e| submit_error(e.into()))?;
                     Request::Answer {
                         len: n,
                         body: true,
@@ -1619,8 +1619,16 @@ impl<'l> Driver<'l> {
             }
             _ => {}
         };
+        // Only `/next` and the registration read their reply's fields; the other replies (the
+        // `202` to every answer) go through the decoder's memo of the last such head.
+        let fields = matches!(request, Request::Next | Request::Register { .. });
         let status = if eof {
-            match decoder.finish_with(buf, &mut on_head) {
+            let finished = if fields {
+                decoder.finish_with(buf, &mut on_head)
+            } else {
+                decoder.finish(buf)
+            };
+            match finished {
                 Ok(Some(m)) => Ok(Status::Complete(m)),
                 Ok(None) => {
                     self.lost(lane, now, true);
@@ -1628,8 +1636,10 @@ impl<'l> Driver<'l> {
                 }
                 Err(e) => Err(e),
             }
-        } else {
+        } else if fields {
             decoder.advance_with(buf, &mut on_head)
+        } else {
+            decoder.advance(buf)
         };
         match status {
             Ok(Status::NeedMore { keep }) => Input::NeedMore { keep },

@@ -67,7 +67,13 @@ pub struct Endpoint {
     /// What every request line ends with and its first headers, encoded once:
     /// ` HTTP/1.1\r\nHost: host:port\r\nUser-Agent: lamina/x.y.z\r\n`.
     line_end: heapless::Vec<u8, LINE_END>,
+    /// How every answer's request line starts, encoded once:
+    /// `POST {prefix}/2018-06-01/runtime/invocation/`.
+    post_invocation: heapless::Vec<u8, POST_INVOCATION>,
 }
+
+/// Room for [`Endpoint`]'s encoded `POST {prefix}/2018-06-01/runtime/invocation/`.
+const POST_INVOCATION: usize = 40 + MAX_PREFIX;
 
 /// Room for [`Endpoint`]'s encoded line end: the fixed text, brackets, the host and the port.
 const LINE_END: usize = 64 + MAX_HOST;
@@ -152,6 +158,7 @@ impl Endpoint {
             ipv6,
             prefix: String::try_from(prefix).map_err(|_| EndpointError::InvalidPrefix)?,
             line_end: heapless::Vec::new(),
+            post_invocation: heapless::Vec::new(),
         };
         let mut buf = [0u8; LINE_END];
         let mut w = crate::buf::Writer::new(&mut buf);
@@ -163,7 +170,20 @@ impl Endpoint {
         let n = w.finish().map_err(|_| EndpointError::InvalidHost)?;
         ep.line_end = heapless::Vec::from_slice(buf.get(..n).unwrap_or_default())
             .map_err(|_| EndpointError::InvalidHost)?;
+        let mut buf = [0u8; POST_INVOCATION];
+        let mut w = crate::buf::Writer::new(&mut buf);
+        w.put(b"POST ");
+        w.put(ep.prefix.as_bytes());
+        w.put(crate::request::INVOCATION);
+        let n = w.finish().map_err(|_| EndpointError::InvalidPrefix)?;
+        ep.post_invocation = heapless::Vec::from_slice(buf.get(..n).unwrap_or_default())
+            .map_err(|_| EndpointError::InvalidPrefix)?;
         Ok(ep)
+    }
+
+    /// `POST {prefix}/2018-06-01/runtime/invocation/`: how every answer's request line starts.
+    pub(crate) fn post_invocation(&self) -> &[u8] {
+        &self.post_invocation
     }
 
     /// ` HTTP/1.1`, `Host` and `User-Agent`: the end of every request line and the headers

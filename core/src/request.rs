@@ -60,7 +60,8 @@ impl core::error::Error for EncodeError {}
 pub fn is_header_value(v: &str) -> bool {
     !v.is_empty()
         && v.len() <= MAX_HEADER_VALUE
-        && v.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+        && v.bytes()
+            .fold(true, |ok, b| ok & (b == b'\t' || (b >= 0x20 && b != 0x7f)))
 }
 
 fn check(v: &str) -> Result<(), EncodeError> {
@@ -72,7 +73,7 @@ fn check(v: &str) -> Result<(), EncodeError> {
 }
 
 const RUNTIME: &[u8] = b"/2018-06-01/runtime/";
-const INVOCATION: &[u8] = b"/2018-06-01/runtime/invocation/";
+pub(crate) const INVOCATION: &[u8] = b"/2018-06-01/runtime/invocation/";
 const EXTENSION: &[u8] = b"/2020-01-01/extension/";
 
 /// Request line and the headers every request has. `method` ends with its space; the path
@@ -123,20 +124,40 @@ pub fn response_head(
     out: &mut [u8],
 ) -> Result<usize, EncodeError> {
     check(content_type)?;
-    let mut w = Writer::new(out);
-    start(
-        &mut w,
-        b"POST ",
+    Ok(response_head_of_checked(
         ep,
-        &[INVOCATION, request_id.as_bytes(), b"/response"],
-    );
+        request_id,
+        invocation_id,
+        content_type,
+        body_len,
+        out,
+    )?)
+}
+
+/// [`response_head`] for a `content_type` the caller checked with [`is_header_value`] (the
+/// driver does, to report a bad one as an error instead).
+pub(crate) fn response_head_of_checked(
+    ep: &Endpoint,
+    request_id: &Id,
+    invocation_id: Option<&Id>,
+    content_type: &str,
+    body_len: u64,
+    out: &mut [u8],
+) -> Result<usize, BufferTooSmall> {
+    let mut w = Writer::new(out);
+    // Pieces written one by one (not through `start`'s list): the fixed ones are then copied
+    // without a call, on a path taken with every answer.
+    w.put(ep.post_invocation());
+    w.put(request_id.as_bytes());
+    w.put(b"/response");
+    w.put(ep.line_end());
     invocation_id_header(&mut w, invocation_id);
     w.put(b"Content-Type: ");
     w.put(content_type.as_bytes());
     w.put(b"\r\nContent-Length: ");
     w.dec(body_len);
     w.put(b"\r\n\r\n");
-    Ok(w.finish()?)
+    w.finish()
 }
 
 /// The head of a streamed `POST .../invocation/{id}/response`: chunked, response mode
@@ -453,6 +474,48 @@ mod tests {
     }
 
     #[test]
+    fn response_head_is_exact() {
+        let mut b = [0u8; 512];
+        for (endpoint, path) in [("127.0.0.1:9001", ""), ("http://h:9000/.rt", "/.rt")] {
+            let e = ep(endpoint);
+            let n = response_head(&e, &id("abc-1"), None, "text/plain", 1234, &mut b).unwrap();
+            let want = std::format!(
+                "POST {path}/2018-06-01/runtime/invocation/abc-1/response HTTP/1.1\r\nHost: {}:{}\r\nUser-Agent: {USER_AGENT}\r\nContent-Type: text/plain\r\nContent-Length: 1234\r\n\r\n",
+                e.host(),
+                e.port()
+            );
+            assert_eq!(std::str::from_utf8(&b[..n]).unwrap(), want);
+            assert_eq!(
+                response_head(&e, &id("abc-1"), None, "text/plain", 1234, &mut b[..n - 1]),
+                Err(EncodeError::BufferTooSmall { required: n })
+            );
+        }
+    }
+
+    #[test]
+    fn header_values_are_checked_as_byte_by_byte() {
+        let reference = |v: &[u8]| {
+            !v.is_empty()
+                && v.len() <= MAX_HEADER_VALUE
+                && v.iter().all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+        };
+        // Every byte (as UTF-8 allows it) at every position of values that fill whole words,
+        // a remainder, or both.
+        for len in [1, 7, 8, 9, 16, 23] {
+            for c in (0u32..0x100).filter_map(char::from_u32) {
+                for at in 0..len {
+                    let mut v: String = "a".repeat(len);
+                    v.replace_range(at..at + 1, c.encode_utf8(&mut [0; 4]));
+                    assert_eq!(is_header_value(&v), reference(v.as_bytes()), "{v:?}");
+                }
+            }
+        }
+        assert!(!is_header_value(""));
+        assert!(is_header_value(&"a".repeat(MAX_HEADER_VALUE)));
+        assert!(!is_header_value(&"a".repeat(MAX_HEADER_VALUE + 1)));
+    }
+
+    #[test]
     fn error_report_is_complete() {
         let mut b = [0u8; 1024];
         let n = error(
@@ -604,6 +667,7 @@ mod tests {
             prefix in "(/[A-Za-z0-9._~-]{1,10}){0,3}",
             port in 1u16..,
             etype in "[A-Za-z][A-Za-z0-9._]{0,40}",
+            content_type in any::<String>(),
             msg in any::<String>(),
             len in any::<u64>(),
         ) {
@@ -620,6 +684,10 @@ mod tests {
             prop_assert_eq!(get(&hs, "lambda-runtime-invocation-id"), inv.as_deref());
             prop_assert_eq!(get(&hs, "host").map(String::from), Some(std::format!("127.0.0.1:{port}")));
             prop_assert!(body.is_empty());
+            let checked = content_type.len() <= MAX_HEADER_VALUE
+                && !content_type.is_empty()
+                && content_type.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f));
+            prop_assert_eq!(is_header_value(&content_type), checked);
 
             let target = ErrorTarget::Invocation { request_id: &rid_id, invocation_id: inv_id.as_ref() };
             let n = error(&e, target, &etype, &msg, &mut b).unwrap();

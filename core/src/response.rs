@@ -188,9 +188,60 @@ pub struct Decoder {
     trailer_bytes: usize,
     /// What the caller was last told to keep.
     kept: usize,
+    /// The last final head [`advance`](Decoder::advance) parsed, kept across messages.
+    memo: Memo,
+}
+
+/// Longest head [`Memo`] keeps: a Runtime API acknowledgement (`202 Accepted` with a
+/// `Content-Type` and a `Content-Length`) is about 80 bytes.
+const MEMO: usize = 128;
+
+/// The bytes of the last final head parsed for a caller that does not read its fields, with what
+/// httparse and [`read_head`] made of them. The same reply comes back for every answer (the
+/// Runtime API's `202`): a head equal to it byte for byte is judged as it was, without parsing
+/// it again. Only a head that was accepted whole is kept, so nothing that would be refused can
+/// match.
+#[derive(Debug, Clone)]
+struct Memo {
+    len: usize,
+    bytes: [u8; MEMO],
+    info: HeadInfo,
+}
+
+impl Memo {
+    const EMPTY: Memo = Memo {
+        len: 0,
+        bytes: [0; MEMO],
+        info: HeadInfo {
+            status: 0,
+            close: false,
+            content_length: None,
+            chunked: false,
+        },
+    };
+
+    /// The remembered head's length and framing, when `buf` starts with it.
+    #[inline]
+    fn find(&self, buf: &[u8]) -> Option<(usize, HeadInfo)> {
+        let len = self.len;
+        let known = self.bytes.get(..len)?;
+        (len > 0 && buf.get(..len) == Some(known)).then_some((len, self.info))
+    }
+
+    fn keep(&mut self, head: &[u8], info: HeadInfo) {
+        match self.bytes.get_mut(..head.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(head);
+                self.len = head.len();
+                self.info = info;
+            }
+            None => self.len = 0,
+        }
+    }
 }
 
 /// The parts of a head the decoder needs.
+#[derive(Debug, Clone, Copy)]
 struct HeadInfo {
     status: u16,
     close: bool,
@@ -201,6 +252,9 @@ struct HeadInfo {
 /// Called with the final head's status and header fields once they parsed, so a caller can read
 /// what it needs without parsing the head a second time.
 pub type OnHead<'f> = &'f mut dyn FnMut(u16, &[httparse::Header<'_>]);
+
+/// [`OnHead`] reborrowed for one call (its lifetimes apart, so the decoder can lend it on).
+type HeadFn<'a, 'f> = &'a mut (dyn FnMut(u16, &[httparse::Header<'_>]) + 'f);
 
 impl Default for Decoder {
     fn default() -> Self {
@@ -227,12 +281,28 @@ impl Decoder {
             too_large: false,
             trailer_bytes: 0,
             kept: 0,
+            memo: Memo::EMPTY,
         }
     }
 
     /// Forgets any partial message and takes `limits` for the next one.
     pub fn reset(&mut self, limits: Limits) {
-        *self = Decoder::new(limits);
+        // Field by field: the memo (the one thing that outlives a message) stays.
+        self.limits = limits;
+        self.phase = Phase::Head {
+            start: 0,
+            scanned: 0,
+        };
+        self.status = 0;
+        self.close = false;
+        self.head_start = 0;
+        self.head_end = 0;
+        self.body_end = 0;
+        self.raw = 0;
+        self.body_total = 0;
+        self.too_large = false;
+        self.trailer_bytes = 0;
+        self.kept = 0;
     }
 
     /// Where the current message's final head is once it has been read whole (while the body
@@ -246,8 +316,11 @@ impl Decoder {
     }
 
     /// Decodes as far as `buf` allows. See the module docs for the contract.
+    ///
+    /// A final head equal byte for byte to the last one this decoder accepted here (in any
+    /// earlier message) is not parsed again: the same reply to every answer costs a comparison.
     pub fn advance(&mut self, buf: &mut [u8]) -> Result<Status, DecodeError> {
-        self.advance_with(buf, &mut |_, _| {})
+        self.advance_inner(buf, None)
     }
 
     /// Like [`advance`](Decoder::advance), and calls `on_head` once with the final head's
@@ -256,6 +329,14 @@ impl Decoder {
         &mut self,
         buf: &mut [u8],
         on_head: OnHead<'_>,
+    ) -> Result<Status, DecodeError> {
+        self.advance_inner(buf, Some(on_head))
+    }
+
+    fn advance_inner(
+        &mut self,
+        buf: &mut [u8],
+        on_head: Option<OnHead<'_>>,
     ) -> Result<Status, DecodeError> {
         if buf.len() < self.kept {
             return Err(DecodeError::BufferMismatch);
@@ -271,7 +352,7 @@ impl Decoder {
     /// The connection reached EOF with `buf` unconsumed: completes a body delimited by the
     /// close, errs otherwise (an empty `buf` with no message begun is not an error: `Ok(None)`).
     pub fn finish(&mut self, buf: &mut [u8]) -> Result<Option<Message>, DecodeError> {
-        self.finish_with(buf, &mut |_, _| {})
+        self.finish_inner(buf, None)
     }
 
     /// Like [`finish`](Decoder::finish), calling `on_head` as [`advance_with`] does.
@@ -281,6 +362,14 @@ impl Decoder {
         &mut self,
         buf: &mut [u8],
         on_head: OnHead<'_>,
+    ) -> Result<Option<Message>, DecodeError> {
+        self.finish_inner(buf, Some(on_head))
+    }
+
+    fn finish_inner(
+        &mut self,
+        buf: &mut [u8],
+        on_head: Option<OnHead<'_>>,
     ) -> Result<Option<Message>, DecodeError> {
         let limits = self.limits;
         if buf.len() < self.kept {
@@ -300,7 +389,11 @@ impl Decoder {
         result
     }
 
-    fn step(&mut self, buf: &mut [u8], on_head: OnHead<'_>) -> Result<Status, DecodeError> {
+    fn step(
+        &mut self,
+        buf: &mut [u8],
+        mut on_head: Option<OnHead<'_>>,
+    ) -> Result<Status, DecodeError> {
         loop {
             match self.phase {
                 Phase::Head { start, scanned } => {
@@ -310,9 +403,17 @@ impl Decoder {
                         // a scan for its end first.
                         let avail = buf.get(start..).unwrap_or_default();
                         let window = avail.get(..self.limits.max_head).unwrap_or(avail);
+                        let known = match on_head {
+                            None => self.memo.find(window),
+                            Some(_) => None,
+                        };
                         // An error here may only mean the head is cut short: it is judged
                         // once the whole head is there, as below.
-                        match read_head(window, on_head).unwrap_or(Head::Partial) {
+                        let head = match known {
+                            Some((n, info)) => Ok(Head::Final(n, info)),
+                            None => read_head(window, on_head.as_deref_mut(), &mut self.memo),
+                        };
+                        match head.unwrap_or(Head::Partial) {
                             Head::Partial => {}
                             Head::Interim(n) => {
                                 self.phase = Phase::Head {
@@ -347,7 +448,7 @@ impl Decoder {
                                 return Err(DecodeError::HeadTooLarge);
                             }
                             let head = buf.get(start..end).unwrap_or_default();
-                            match read_head(head, on_head)? {
+                            match read_head(head, on_head.as_deref_mut(), &mut self.memo)? {
                                 Head::Final(_, info) => (end, info),
                                 Head::Interim(_) => {
                                     // An interim response: the final one starts after it.
@@ -623,8 +724,13 @@ enum Head {
     Final(usize, HeadInfo),
 }
 
-/// Reads the framing of the head at the start of `buf` and hands its fields to `on_head`.
-fn read_head(buf: &[u8], on_head: OnHead<'_>) -> Result<Head, DecodeError> {
+/// Reads the framing of the head at the start of `buf` and hands its fields to `on_head`; a
+/// final head nobody reads the fields of (`None`) is kept in `memo`.
+fn read_head(
+    buf: &[u8],
+    on_head: Option<HeadFn<'_, '_>>,
+    memo: &mut Memo,
+) -> Result<Head, DecodeError> {
     let mut storage = [const { MaybeUninit::uninit() }; MAX_HEADERS];
     let Some((len, status, version, headers)) = parse_head(buf, &mut storage)? else {
         return Ok(Head::Partial);
@@ -679,7 +785,10 @@ fn read_head(buf: &[u8], on_head: OnHead<'_>) -> Result<Head, DecodeError> {
         info.content_length = None;
         info.close = true;
     }
-    on_head(status, headers);
+    match on_head {
+        Some(on_head) => on_head(status, headers),
+        None => memo.keep(buf.get(..len).unwrap_or_default(), info),
+    }
     Ok(Head::Final(len, info))
 }
 
@@ -695,7 +804,11 @@ mod tests {
     /// Feeds `input` in pieces split at `splits`, the way a transport would, and returns every
     /// message with its body, plus the bytes left over.
     fn feed(input: &[u8], splits: &[usize], limits: Limits) -> (Vec<Decoded>, Vec<u8>) {
-        let mut dec = Decoder::new(limits);
+        feed_into(&mut Decoder::new(limits), input, splits)
+    }
+
+    /// [`feed`] with a decoder that may have decoded messages before.
+    fn feed_into(dec: &mut Decoder, input: &[u8], splits: &[usize]) -> (Vec<Decoded>, Vec<u8>) {
         let mut buf: Vec<u8> = Vec::new();
         let mut out = Vec::new();
         let mut pos = 0;
@@ -1042,6 +1155,61 @@ HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n";
         assert_eq!(dec.advance(&mut [0u8; 3]), Err(DecodeError::BufferMismatch));
     }
 
+    #[test]
+    fn a_repeated_head_is_judged_as_before() {
+        let reply = b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{\"status\":\"OK\"}";
+        let mut dec = Decoder::new(Limits::REPLY);
+        for _ in 0..3 {
+            let mut buf = reply.to_vec();
+            let Ok(Status::Complete(m)) = dec.advance(&mut buf) else {
+                panic!("incomplete")
+            };
+            assert_eq!((m.status, m.head.clone(), m.close), (202, 0..77, false));
+            assert_eq!(&buf[m.body], br#"{"status":"OK"}"#);
+            dec.reset(Limits::REPLY);
+        }
+        // Any other head is parsed: each variant decodes as a fresh decoder decodes it.
+        let variants: [&[u8]; 6] = [
+            b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 14\r\n\r\n{\"status\":\"OK\"}",
+            b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 15\r\nConnection: close\r\n\r\n{\"status\":\"OK\"}",
+            b"HTTP/1.0 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{\"status\":\"OK\"}",
+            b"HTTP/1.1 500 Accepted\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{\"status\":\"OK\"}",
+            b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 1x\r\n\r\n{\"status\":\"OK\"}",
+            b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\n{\"status\":\"OK\"}",
+        ];
+        for v in variants {
+            let mut warm = Decoder::new(Limits::REPLY);
+            let mut buf = reply.to_vec();
+            let _ = warm.advance(&mut buf).unwrap();
+            let (mut a, mut b) = (v.to_vec(), v.to_vec());
+            assert_eq!(
+                warm.advance(&mut a),
+                Decoder::new(Limits::REPLY).advance(&mut b),
+                "{:?}",
+                std::str::from_utf8(v)
+            );
+        }
+        // A head over a smaller limit is refused even when remembered.
+        let mut buf = reply.to_vec();
+        let _ = dec.advance(&mut buf).unwrap();
+        dec.reset(Limits {
+            max_head: 40,
+            ..Limits::REPLY
+        });
+        let mut buf = reply.to_vec();
+        assert_eq!(dec.advance(&mut buf), Err(DecodeError::HeadTooLarge));
+        // Fields are always parsed for a caller that reads them.
+        let mut dec = Decoder::new(Limits::REPLY);
+        let mut buf = reply.to_vec();
+        let _ = dec.advance(&mut buf).unwrap();
+        let mut seen = 0;
+        let mut buf = reply.to_vec();
+        let _ = dec
+            .advance_with(&mut buf, &mut |_, headers| seen = headers.len())
+            .unwrap();
+        assert_eq!(seen, 2);
+    }
+
     fn message_strategy() -> impl Strategy<Value = (Vec<u8>, Vec<u8>)> {
         (
             proptest::collection::vec(any::<u8>(), 0..300),
@@ -1095,6 +1263,28 @@ HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n";
             // Chunk framing is compacted away, so a chunked message may use fewer buffer bytes.
             prop_assert!(msgs[0].as_ref().unwrap().0.consumed <= msg.len());
             prop_assert_eq!(rest, b"HTTP/1.1 2".to_vec());
+        }
+
+        #[test]
+        fn a_remembered_head_changes_nothing(
+            (msg, _) in message_strategy(),
+            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..3),
+            splits in proptest::collection::vec(any::<usize>(), 0..4),
+        ) {
+            // The same message with a few bytes changed (or none), after the original: decoded
+            // by a decoder that remembers the original's head exactly as by a fresh one.
+            let mut other = msg.clone();
+            for (at, b) in flips {
+                let i = at % other.len();
+                other[i] = b;
+            }
+            let mut warm = Decoder::new(Limits::REPLY);
+            let (first, _) = feed_into(&mut warm, &msg, &[]);
+            prop_assert!(first[0].is_ok());
+            let (a, rest_a) = feed_into(&mut warm, &other, &splits);
+            let (b, rest_b) = feed(&other, &splits, Limits::REPLY);
+            prop_assert_eq!(a, b);
+            prop_assert_eq!(rest_a, rest_b);
         }
 
         #[test]

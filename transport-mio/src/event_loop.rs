@@ -140,7 +140,8 @@ impl EventLoop {
             if progressed {
                 continue;
             }
-            let timeout = driver.poll_timeout().map(|t| t.duration_from(now));
+            let due = driver.poll_timeout();
+            let timeout = due.map(|t| t.duration_from(now));
             if let Err(e) = self.poll.poll(&mut self.events, timeout)
                 && e.kind() != io::ErrorKind::Interrupted
             {
@@ -175,7 +176,11 @@ impl EventLoop {
             }
             #[cfg(not(feature = "workers"))]
             let _ = finished;
-            driver.handle_timeout(now);
+            // Only a timer that was set before the wait can be due now: what the steps above
+            // set is looked at by the next `poll_timeout`, before the next wait.
+            if due.is_some_and(|t| t <= now.instant) {
+                driver.handle_timeout(now);
+            }
         }
     }
 

@@ -52,7 +52,6 @@ impl Transport for Blocking {
             for (lane, buf) in lanes.iter_mut().enumerate() {
                 send_due(driver, app, lane, buf);
             }
-            let now = clock();
             match (driver.reading(0), lanes.first_mut()) {
                 (Reading::Event | Reading::Reply, Some(buf)) => {
                     if read_some(driver, 0, buf, clock) == Fed::Pending {
@@ -61,6 +60,7 @@ impl Transport for Blocking {
                 }
                 _ => {
                     // Nothing to read: wait for the next timer (a pause before a retry).
+                    let now = clock();
                     let wait = driver
                         .poll_timeout()
                         .map_or(TICK, |at| at.duration_from(now).min(TICK));

