@@ -5,4 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --profile release-size -p lamina-examples --bin fail --bin std-fail
+cargo build --profile release-size -p lamina-examples --features tokio --bin async-fail
 LAMINA_ABORT_BINS="$PWD/target/release-size" cargo test --workspace --all-features "$@"

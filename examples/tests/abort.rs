@@ -12,10 +12,10 @@ use common::{Proc, WAIT, json};
 use lamina_server::{Invocation, OutcomeKind, Server};
 
 /// How the abort-profile binaries are built (by `scripts/test.sh`, before `cargo test`).
-const BUILD: &str =
-    "cargo build --profile release-size -p lamina-examples --bin fail --bin std-fail";
+const BUILD: &str = "cargo build --profile release-size -p lamina-examples --bin fail --bin std-fail \
+     && cargo build --profile release-size -p lamina-examples --features tokio --bin async-fail";
 
-/// The directory holding `fail` and `std-fail` built with `panic = "abort"` (the release-size
+/// The directory holding `fail`, `std-fail` and `async-fail` built with `panic = "abort"` (the release-size
 /// profile): `LAMINA_ABORT_BINS`, relative to the workspace root if not absolute. A `cargo
 /// build` inside the test would wait on the lock of the `cargo test` running it, so a separate
 /// step builds them; the test fails, naming that step, when they are missing.
@@ -28,7 +28,7 @@ fn abort_builds() -> PathBuf {
     };
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let dir = root.join(dir);
-    for bin in ["fail", "std-fail"] {
+    for bin in ["fail", "std-fail", "async-fail"] {
         assert!(
             dir.join(bin).is_file(),
             "LAMINA_ABORT_BINS={}: no `{bin}` there; build it with `{BUILD}`",
@@ -77,4 +77,11 @@ fn mio_abort_build_answers_a_panic() {
 #[test]
 fn std_abort_build_answers_a_panic() {
     panic_is_answered_then_the_process_exits("std-fail");
+}
+
+#[test]
+fn async_abort_build_answers_a_panic() {
+    // The async handler's future panics on the lane thread that blocks on it: the same hook
+    // reports it.
+    panic_is_answered_then_the_process_exits("async-fail");
 }
