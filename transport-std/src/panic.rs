@@ -28,6 +28,7 @@ pub fn message(payload: &(dyn Any + Send)) -> &str {
 mod abort {
     use std::cell::RefCell;
     use std::io::{Read, Write};
+    use std::mem::ManuallyDrop;
     use std::sync::OnceLock;
     use std::time::Duration;
 
@@ -39,7 +40,9 @@ mod abort {
     static ENDPOINT: OnceLock<Box<Endpoint>> = OnceLock::new();
 
     thread_local! {
-        static CURRENT: RefCell<Option<(Id, Option<Id>)>> = const { RefCell::new(None) };
+        // Never dropped: see `log::REQUEST_ID`.
+        static CURRENT: RefCell<ManuallyDrop<Option<(Id, Option<Id>)>>> =
+            const { RefCell::new(ManuallyDrop::new(None)) };
     }
 
     pub(super) fn install(endpoint: &Endpoint) {
@@ -64,7 +67,7 @@ mod abort {
                         id.clone_from(&ctx.request_id);
                         inv.clone_from(&ctx.invocation_id);
                     }
-                    None => *c = Some((ctx.request_id.clone(), ctx.invocation_id.clone())),
+                    None => **c = Some((ctx.request_id.clone(), ctx.invocation_id.clone())),
                 }
             }
         });
@@ -73,7 +76,7 @@ mod abort {
     pub(super) fn leave() {
         CURRENT.with(|c| {
             if let Ok(mut c) = c.try_borrow_mut() {
-                *c = None;
+                **c = None;
             }
         });
     }
@@ -109,8 +112,11 @@ mod abort {
         let Some(ep) = ENDPOINT.get() else {
             return false;
         };
-        let Some((id, inv)) = CURRENT.with(|c| c.try_borrow_mut().ok().and_then(|mut c| c.take()))
-        else {
+        let Some((id, inv)) = CURRENT.with(|c| {
+            c.try_borrow_mut()
+                .ok()
+                .and_then(|mut c| Option::take(&mut c))
+        }) else {
             return false;
         };
         let mut buf = [0u8; 8192];
