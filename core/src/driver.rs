@@ -1427,6 +1427,8 @@ impl<'l> Driver<'l> {
         let _ = self.notices.push_back(notice);
     }
 
+    // Out of line: called from a score of places, each a rare path.
+    #[inline(never)]
     fn exit(&mut self, exit: Exit) {
         if !matches!(self.phase, Phase::Exited { .. }) {
             self.phase = Phase::Exited {
@@ -1436,6 +1438,8 @@ impl<'l> Driver<'l> {
         }
     }
 
+    // Out of line too: a dozen callers, none on a warm invocation's path.
+    #[inline(never)]
     fn queue(&mut self, lane: usize, request: Request) {
         if let Some(l) = self.lanes.get_mut(lane) {
             l.step = Step::Queued { request, at: None };
