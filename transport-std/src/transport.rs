@@ -394,7 +394,9 @@ pub fn call<H: Handler>(
     #[cfg(feature = "tracing")]
     let _span = crate::subscriber::enter(ctx);
     panic::enter(ctx);
-    if let Some(stream) = stream {
+    // Only a streaming handler is ever given a stream; testing it here (a constant per
+    // handler type) keeps `ResponseStream` out of the binaries of handlers that do not stream.
+    if let Some(stream) = stream.filter(|_| handler.streams()) {
         let mut rs = ResponseStream::new(stream, conn, out, endpoint);
         let result = catch_unwind(AssertUnwindSafe(|| {
             handler.call_streaming(ctx, event_bytes, &mut rs, output)
