@@ -2039,7 +2039,12 @@ fn encode_report(
         Report::Extension(status) => {
             match status {
                 Some(s) => {
-                    let _ = write!(text, "the extension registration was answered {s}");
+                    // As a u64: u16's Display would be code of its own.
+                    let _ = write!(
+                        text,
+                        "the extension registration was answered {}",
+                        u64::from(s)
+                    );
                 }
                 None => {
                     let _ = text.push_str(
