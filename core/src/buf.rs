@@ -136,9 +136,12 @@ pub(crate) fn hex_digit(n: u8) -> u8 {
         .unwrap_or(b'0')
 }
 
-/// ASCII case-insensitive equality, for header names.
+/// ASCII case-insensitive equality, for the short words the runtime matches (header values,
+/// setting values, a scheme): a byte at a time, out of line. std's `eq_ignore_ascii_case`
+/// brings a chunked fast path into each caller that gains nothing on words this short.
+#[inline(never)]
 pub(crate) fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
-    a.eq_ignore_ascii_case(b)
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.eq_ignore_ascii_case(y))
 }
 
 /// Whether `input` is `lower` ignoring ASCII case, where `lower` holds only lower-case

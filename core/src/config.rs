@@ -6,7 +6,7 @@ use core::fmt;
 use heapless::String;
 use heapless::string::StringView;
 
-use crate::buf::parse_u64;
+use crate::buf::{eq_ignore_case, parse_u64};
 use crate::endpoint::{Endpoint, EndpointError};
 use crate::response::Limits;
 
@@ -80,7 +80,7 @@ impl LogLevel {
         let s = s.trim_ascii();
         NAMES
             .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(s))
+            .find(|(n, _)| eq_ignore_case(n.as_bytes(), s.as_bytes()))
             .map(|(_, l)| *l)
     }
 }
@@ -266,8 +266,8 @@ impl Config {
             // is reported with a warning, not as an init failure.
             Var::LogFormat => {
                 match v.trim_ascii() {
-                    t if t.eq_ignore_ascii_case("json") => self.log_format = LogFormat::Json,
-                    t if t.eq_ignore_ascii_case("text") || t.is_empty() => {
+                    t if eq_ignore_case(t.as_bytes(), b"json") => self.log_format = LogFormat::Json,
+                    t if eq_ignore_case(t.as_bytes(), b"text") || t.is_empty() => {
                         self.log_format = LogFormat::Text;
                     }
                     _ => self.ignore(var, "Text or JSON"),

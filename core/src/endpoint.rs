@@ -94,7 +94,7 @@ impl Endpoint {
         let rest = match bytes.windows(3).position(|w| w == b"://") {
             Some(i) => {
                 let (scheme, rest) = bytes.split_at_checked(i).unwrap_or_default();
-                if !scheme.eq_ignore_ascii_case(b"http") {
+                if !crate::buf::eq_ignore_case(scheme, b"http") {
                     return Err(EndpointError::UnsupportedScheme);
                 }
                 rest.get(3..).unwrap_or_default()
