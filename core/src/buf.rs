@@ -63,8 +63,16 @@ impl<'a> Writer<'a> {
         self.pos
     }
 
-    #[inline]
+    /// Appends `bytes` (out of line: most requests are encoded once, or on a failure; a warm
+    /// invocation's use [`put_inline`](Writer::put_inline)).
+    #[inline(never)]
     pub(crate) fn put(&mut self, bytes: &[u8]) {
+        self.put_inline(bytes);
+    }
+
+    /// [`put`](Writer::put), inlined, for the requests of every invocation.
+    #[inline]
+    pub(crate) fn put_inline(&mut self, bytes: &[u8]) {
         let end = self.pos.saturating_add(bytes.len());
         if let Some(dst) = self.buf.get_mut(self.pos..end) {
             dst.copy_from_slice(bytes);
@@ -92,7 +100,7 @@ impl<'a> Writer<'a> {
                 break;
             }
         }
-        self.put(tmp.get(i..).unwrap_or_default());
+        self.put_inline(tmp.get(i..).unwrap_or_default());
     }
 
     /// Lower-case hexadecimal, as chunk sizes are written.
@@ -107,7 +115,7 @@ impl<'a> Writer<'a> {
                 break;
             }
         }
-        self.put(tmp.get(i..).unwrap_or_default());
+        self.put_inline(tmp.get(i..).unwrap_or_default());
     }
 
     pub(crate) fn finish(self) -> Result<usize, BufferTooSmall> {
@@ -120,6 +128,7 @@ impl<'a> Writer<'a> {
 }
 
 /// The lower-case hexadecimal digit for the low four bits of `n`.
+#[inline]
 pub(crate) fn hex_digit(n: u8) -> u8 {
     b"0123456789abcdef"
         .get(usize::from(n & 0xf))
@@ -127,9 +136,12 @@ pub(crate) fn hex_digit(n: u8) -> u8 {
         .unwrap_or(b'0')
 }
 
-/// ASCII case-insensitive equality, for header values.
+/// ASCII case-insensitive equality, for the short words the runtime matches (header values,
+/// setting values, a scheme): a byte at a time, out of line. std's `eq_ignore_ascii_case`
+/// brings a chunked fast path into each caller that gains nothing on words this short.
+#[inline(never)]
 pub(crate) fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
-    a.eq_ignore_ascii_case(b)
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.eq_ignore_ascii_case(y))
 }
 
 /// Whether `input` is `lower` ignoring ASCII case, where `lower` holds only lower-case

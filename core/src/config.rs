@@ -4,8 +4,9 @@
 use core::fmt;
 
 use heapless::String;
+use heapless::string::StringView;
 
-use crate::buf::parse_u64;
+use crate::buf::{eq_ignore_case, parse_u64};
 use crate::endpoint::{Endpoint, EndpointError};
 use crate::response::Limits;
 
@@ -79,7 +80,7 @@ impl LogLevel {
         let s = s.trim_ascii();
         NAMES
             .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(s))
+            .find(|(n, _)| eq_ignore_case(n.as_bytes(), s.as_bytes()))
             .map(|(_, l)| *l)
     }
 }
@@ -221,12 +222,15 @@ impl Config {
     /// Applies one variable's value (one code path for all of them: this runs once, and its
     /// size matters more than its speed).
     fn set(&mut self, var: Var, v: &str) {
-        let number = |max: u64| parse_u64(v.trim_ascii().as_bytes()).filter(|n| *n <= max);
+        // Parsed once whatever the variable (this runs a dozen times at start; one call site
+        // is smaller than one per numeric variable).
+        let n = parse_u64(v.trim_ascii().as_bytes());
+        let number = |max: u64| n.filter(|n| *n <= max);
         let result = match var {
-            Var::FunctionName => put(&mut self.function_name, v),
-            Var::FunctionVersion => put(&mut self.function_version, v),
-            Var::LogGroup => put(&mut self.log_group, v),
-            Var::LogStream => put(&mut self.log_stream, v),
+            Var::FunctionName => put(self.function_name.as_mut_view(), v),
+            Var::FunctionVersion => put(self.function_version.as_mut_view(), v),
+            Var::LogGroup => put(self.log_group.as_mut_view(), v),
+            Var::LogStream => put(self.log_stream.as_mut_view(), v),
             Var::MemorySize => match number(1 << 20) {
                 Some(n) if n > 0 => {
                     self.memory_mb = n as u32;
@@ -262,8 +266,8 @@ impl Config {
             // is reported with a warning, not as an init failure.
             Var::LogFormat => {
                 match v.trim_ascii() {
-                    t if t.eq_ignore_ascii_case("json") => self.log_format = LogFormat::Json,
-                    t if t.eq_ignore_ascii_case("text") || t.is_empty() => {
+                    t if eq_ignore_case(t.as_bytes(), b"json") => self.log_format = LogFormat::Json,
+                    t if eq_ignore_case(t.as_bytes(), b"text") || t.is_empty() => {
                         self.log_format = LogFormat::Text;
                     }
                     _ => self.ignore(var, "Text or JSON"),
@@ -376,7 +380,8 @@ impl Var {
     }
 }
 
-fn put<const N: usize>(field: &mut String<N>, v: &str) -> Result<(), &'static str> {
+/// (On a `StringView`: one copy for every capacity.)
+fn put(field: &mut StringView, v: &str) -> Result<(), &'static str> {
     field.clear();
     field.push_str(v).map_err(|_| "a shorter value")
 }

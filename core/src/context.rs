@@ -479,7 +479,7 @@ fn decode_client_context(value: &[u8]) -> Option<ClientContext> {
     Reader::new(json).document(|r| {
         let mut cc = ClientContext::default();
         let mut seen = Members::default();
-        r.object(|r, key| {
+        r.object(&mut |r, key| {
             if key.is("client") {
                 seen.once(0)?;
                 cc.client = match r.peek_null() {
@@ -504,7 +504,7 @@ fn decode_client_context(value: &[u8]) -> Option<ClientContext> {
 fn client_application(r: &mut Reader<'_>) -> Option<ClientApplication> {
     let mut app = ClientApplication::default();
     let mut seen = Members::default();
-    r.object(|r, key| {
+    r.object(&mut |r, key| {
         let field = [
             "installation_id",
             "app_title",
@@ -531,7 +531,7 @@ fn client_application(r: &mut Reader<'_>) -> Option<ClientApplication> {
 
 fn string_map(r: &mut Reader<'_>) -> Option<StringMap> {
     let mut map = StringMap::new();
-    r.object(|r, key| {
+    r.object(&mut |r, key| {
         let Key::Short(k) = key else { return None };
         let mut v = String::new();
         r.string_into(&mut v)?;
@@ -547,7 +547,7 @@ fn decode_identity(value: &[u8]) -> Option<CognitoIdentity> {
     Reader::new(value).document(|r| {
         let mut id = CognitoIdentity::default();
         let mut seen = Members::default();
-        r.object(|r, key| {
+        r.object(&mut |r, key| {
             if key.is("cognitoIdentityId") {
                 seen.once(0)?;
                 id.identity_id = r.optional()?;

@@ -1434,6 +1434,8 @@ impl<'l> Driver<'l> {
         }
     }
 
+    // Out of line: called from a score of places, each a rare path.
+    #[inline(never)]
     fn exit(&mut self, exit: Exit) {
         if !matches!(self.phase, Phase::Exited { .. }) {
             self.phase = Phase::Exited {
@@ -1443,6 +1445,8 @@ impl<'l> Driver<'l> {
         }
     }
 
+    // Out of line too: a dozen callers, none on a warm invocation's path.
+    #[inline(never)]
     fn queue(&mut self, lane: usize, request: Request) {
         if let Some(l) = self.lanes.get_mut(lane) {
             l.step = Step::Queued { request, at: None };
@@ -2059,7 +2063,12 @@ fn encode_report(
         Report::Extension(status) => {
             match status {
                 Some(s) => {
-                    let _ = write!(text, "the extension registration was answered {s}");
+                    // As a u64: u16's Display would be code of its own.
+                    let _ = write!(
+                        text,
+                        "the extension registration was answered {}",
+                        u64::from(s)
+                    );
                 }
                 None => {
                     let _ = text.push_str(

@@ -93,65 +93,64 @@ impl Endpoint {
                 return Err(EndpointError::ControlCharacter);
             }
         }
-        // A byte search, not `str::find("://")`: the substring searcher is large code for a
-        // binary-size-conscious runtime.
-        let scheme_end = value.as_bytes().windows(3).position(|w| w == b"://");
-        let rest = match scheme_end {
+        // Bytes throughout, not `str` searches and slices: their pattern searchers and
+        // boundary checks are large code for a binary-size-conscious runtime, and every byte
+        // that ends up in the host or the prefix is checked to be ASCII anyway.
+        let bytes = value.as_bytes();
+        let rest = match bytes.windows(3).position(|w| w == b"://") {
             Some(i) => {
-                let scheme = value.get(..i).unwrap_or_default();
-                if !scheme.eq_ignore_ascii_case("http") {
+                let (scheme, rest) = bytes.split_at_checked(i).unwrap_or_default();
+                if !crate::buf::eq_ignore_case(scheme, b"http") {
                     return Err(EndpointError::UnsupportedScheme);
                 }
-                value.get(i + 3..).unwrap_or_default()
+                rest.get(3..).unwrap_or_default()
             }
-            None => value,
+            None => bytes,
         };
-        let (authority, prefix) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, ""),
-        };
-        let prefix = prefix.trim_end_matches('/');
-        if !prefix.bytes().all(is_path_byte) {
+        let slash = rest.iter().position(|&b| b == b'/').unwrap_or(rest.len());
+        let (authority, mut prefix) = rest.split_at_checked(slash).unwrap_or_default();
+        while let [p @ .., b'/'] = prefix {
+            prefix = p;
+        }
+        if !prefix.iter().all(|&b| is_path_byte(b)) {
             return Err(EndpointError::InvalidPrefix);
         }
-        let (host, port, ipv6) = if let Some(v6) = authority.strip_prefix('[') {
-            let Some(close) = v6.find(']') else {
+        let (host, port, ipv6) = if let [b'[', v6 @ ..] = authority {
+            let Some(close) = v6.iter().position(|&b| b == b']') else {
                 return Err(EndpointError::InvalidHost);
             };
-            let host = &v6[..close];
+            let (host, after) = v6.split_at_checked(close).unwrap_or_default();
             if !is_ipv6(host) {
                 return Err(EndpointError::InvalidHost);
             }
-            let after = &v6[close + 1..];
-            let Some(port) = after.strip_prefix(':') else {
-                return Err(if after.is_empty() {
-                    EndpointError::MissingPort
-                } else {
-                    EndpointError::InvalidHost
-                });
-            };
-            (host, port, true)
+            match after {
+                [b']', b':', port @ ..] => (host, port, true),
+                [b']'] => return Err(EndpointError::MissingPort),
+                _ => return Err(EndpointError::InvalidHost),
+            }
         } else {
-            let Some(colon) = authority.find(':') else {
+            let Some(colon) = authority.iter().position(|&b| b == b':') else {
                 if authority.is_empty() {
                     return Err(EndpointError::InvalidHost);
                 }
                 return Err(EndpointError::MissingPort);
             };
-            let host = &authority[..colon];
-            let port = &authority[colon + 1..];
+            let (host, port) = authority.split_at_checked(colon).unwrap_or_default();
             if !is_hostname(host) {
                 return Err(EndpointError::InvalidHost);
             }
-            (host, port, false)
+            (host, port.get(1..).unwrap_or_default(), false)
         };
         if port.is_empty() {
             return Err(EndpointError::MissingPort);
         }
-        let port = match crate::buf::parse_u64(port.as_bytes()) {
+        let port = match crate::buf::parse_u64(port) {
             Some(p @ 1..=65535) => p as u16,
             _ => return Err(EndpointError::InvalidPort),
         };
+        // Both were checked to be ASCII.
+        let host = core::str::from_utf8(host).map_err(|_| EndpointError::InvalidHost)?;
+        let prefix = core::str::from_utf8(prefix).map_err(|_| EndpointError::InvalidPrefix)?;
         let mut ep = Endpoint {
             host: String::try_from(host).map_err(|_| EndpointError::InvalidHost)?,
             port,
@@ -234,37 +233,39 @@ fn is_path_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"/-._~!$&'()*+,;=:@%".contains(&b)
 }
 
-fn is_hostname(host: &str) -> bool {
+fn is_hostname(host: &[u8]) -> bool {
     if host.is_empty() || host.len() > 253 {
         return false;
     }
-    host.split('.').all(|label| {
-        !label.is_empty()
-            && label.len() <= 63
-            && !label.starts_with('-')
-            && !label.ends_with('-')
+    host.split(|&b| b == b'.').all(|label| {
+        label.len() <= 63
+            && !matches!(label.first(), None | Some(b'-'))
+            && label.last() != Some(&b'-')
             && label
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     })
 }
 
-fn is_ipv6(host: &str) -> bool {
+fn is_ipv6(host: &[u8]) -> bool {
     // The address part must look like IPv6 (hex, colons, an embedded IPv4); a zone after `%` is
     // kept as it is if it is a plain interface name. Exact validation is left to the resolver.
-    let (addr, zone) = match host.find('%') {
-        Some(i) => (&host[..i], Some(&host[i + 1..])),
+    let (addr, zone) = match host.iter().position(|&b| b == b'%') {
+        Some(i) => {
+            let (addr, zone) = host.split_at_checked(i).unwrap_or_default();
+            (addr, zone.get(1..))
+        }
         None => (host, None),
     };
     let addr_ok = addr.len() >= 2
-        && addr.contains(':')
+        && addr.contains(&b':')
         && addr
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+            .iter()
+            .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
     let zone_ok = zone.is_none_or(|z| {
         !z.is_empty()
-            && z.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+            && z.iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
     });
     addr_ok && zone_ok
 }

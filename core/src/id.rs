@@ -14,6 +14,9 @@ pub const MAX_ID: usize = 128;
 pub struct Id(String<MAX_ID>);
 
 impl Id {
+    /// The empty placeholder (what `Default` gives), usable in `const` contexts.
+    pub const EMPTY: Id = Id(String::new());
+
     /// Validates and copies `bytes`; `None` when empty, too long or holding a byte outside the
     /// safe set.
     pub fn new(bytes: &[u8]) -> Option<Id> {

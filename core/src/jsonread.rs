@@ -64,9 +64,12 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads an object, calling `member` with each key; `member` must read the value.
+    ///
+    /// `member` is a `dyn`: one copy of this loop serves every object read, where a generic
+    /// would be copied for each (several KB of every bootstrap for documents that rarely come).
     pub(crate) fn object(
         &mut self,
-        mut member: impl FnMut(&mut Self, Key) -> Option<()>,
+        member: &mut dyn FnMut(&mut Self, Key) -> Option<()>,
     ) -> Option<()> {
         self.eat(b'{')?;
         if self.eat(b'}').is_some() {
@@ -75,7 +78,7 @@ impl<'a> Reader<'a> {
         loop {
             let start = self.pos;
             let mut key = String::new();
-            let key = match self.string(|c| key.push(c).map_err(|_| ())) {
+            let key = match self.string(&mut |c| key.push(c).map_err(|_| ())) {
                 Some(true) => Key::Short(key),
                 Some(false) => Key::Long,
                 // Not UTF-8, or a lone surrogate: no known name, and (as serde reads keys it
@@ -102,7 +105,8 @@ impl<'a> Reader<'a> {
     /// A string into `out` (`None` when it does not fit or is not a string).
     pub(crate) fn string_into<const N: usize>(&mut self, out: &mut String<N>) -> Option<()> {
         out.clear();
-        self.string(|c| out.push(c).map_err(|_| ()))?.then_some(())
+        self.string(&mut |c| out.push(c).map_err(|_| ()))?
+            .then_some(())
     }
 
     /// Whether the next value is `null`.
@@ -128,7 +132,8 @@ impl<'a> Reader<'a> {
 
     /// Reads a string, handing each character to `push`; `Some(false)` when `push` refused one
     /// (the rest is still read), `None` when it is not a valid JSON string.
-    fn string(&mut self, mut push: impl FnMut(char) -> Result<(), ()>) -> Option<bool> {
+    /// (`push` is a `dyn` for the reason `object`'s member is.)
+    fn string(&mut self, push: &mut dyn FnMut(char) -> Result<(), ()>) -> Option<bool> {
         self.eat(b'"')?;
         let mut fits = true;
         loop {

@@ -131,6 +131,8 @@ impl Notice {
     }
 }
 
+// Numbers are written as `u64` (or `usize`) whatever their type: each integer type's
+// `Display` is code of its own, and those two are linked anyway.
 impl fmt::Display for Notice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -151,10 +153,15 @@ impl fmt::Display for Notice {
             Notice::Unusable { reason, count } => write!(
                 f,
                 "malformed /next response without a request id ({reason}); polling again \
-                 ({count} since the last report)"
+                 ({} since the last report)",
+                u64::from(*count)
             ),
             Notice::Refused { status, .. } => {
-                write!(f, "the answer was refused with status {status}")
+                write!(
+                    f,
+                    "the answer was refused with status {}",
+                    u64::from(*status)
+                )
             }
             Notice::TimedOut { .. } => {
                 f.write_str("invocation timed out (410 Gone); serving the next one")
@@ -188,7 +195,8 @@ impl fmt::Display for Notice {
             ),
             Notice::ConcurrencyLimited { requested, serving } => write!(
                 f,
-                "AWS_LAMBDA_MAX_CONCURRENCY={requested}: this transport serves {serving} at a time"
+                "AWS_LAMBDA_MAX_CONCURRENCY={}: this transport serves {serving} at a time",
+                u64::from(*requested)
             ),
             Notice::IgnoredSetting(invalid) => write!(f, "{invalid}; using the default"),
             Notice::ShuttingDown => {
@@ -273,8 +281,9 @@ impl fmt::Display for Exit {
             }
             Exit::Status { request, status } => write!(
                 f,
-                "the Runtime API answered {} with {status}; exiting",
-                request.as_str()
+                "the Runtime API answered {} with {}; exiting",
+                request.as_str(),
+                u64::from(*status)
             ),
             Exit::Unreachable { after_ms } => write!(
                 f,

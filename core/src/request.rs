@@ -78,20 +78,21 @@ const EXTENSION: &[u8] = b"/2020-01-01/extension/";
 
 /// Request line and the headers every request has. `method` ends with its space; the path
 /// comes in as few pieces as possible (each is a copy on a path taken twice per invocation).
+// `start`, `header` and `response_head` run for every invocation: they write inline.
 fn start(w: &mut Writer<'_>, method: &[u8], ep: &Endpoint, path: &[&[u8]]) {
-    w.put(method);
-    w.put(ep.prefix().as_bytes());
+    w.put_inline(method);
+    w.put_inline(ep.prefix().as_bytes());
     for piece in path {
-        w.put(piece);
+        w.put_inline(piece);
     }
-    w.put(ep.line_end());
+    w.put_inline(ep.line_end());
 }
 
 fn header(w: &mut Writer<'_>, name: &[u8], value: &[u8]) {
-    w.put(name);
-    w.put(b": ");
-    w.put(value);
-    w.put(b"\r\n");
+    w.put_inline(name);
+    w.put_inline(b": ");
+    w.put_inline(value);
+    w.put_inline(b"\r\n");
 }
 
 fn invocation_id_header(w: &mut Writer<'_>, invocation_id: Option<&Id>) {
@@ -147,16 +148,16 @@ pub(crate) fn response_head_of_checked(
     let mut w = Writer::new(out);
     // Pieces written one by one (not through `start`'s list): the fixed ones are then copied
     // without a call, on a path taken with every answer.
-    w.put(ep.post_invocation());
-    w.put(request_id.as_bytes());
-    w.put(b"/response");
-    w.put(ep.line_end());
+    w.put_inline(ep.post_invocation());
+    w.put_inline(request_id.as_bytes());
+    w.put_inline(b"/response");
+    w.put_inline(ep.line_end());
     invocation_id_header(&mut w, invocation_id);
-    w.put(b"Content-Type: ");
-    w.put(content_type.as_bytes());
-    w.put(b"\r\nContent-Length: ");
+    w.put_inline(b"Content-Type: ");
+    w.put_inline(content_type.as_bytes());
+    w.put_inline(b"\r\nContent-Length: ");
     w.dec(body_len);
-    w.put(b"\r\n\r\n");
+    w.put_inline(b"\r\n\r\n");
     w.finish()
 }
 

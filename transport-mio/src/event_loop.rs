@@ -103,12 +103,11 @@ impl EventLoop {
         } else {
             None
         };
-        let slots = (0..driver.lanes())
-            .map(|_| Slot {
-                buf: Some(Box::new(LaneBuf::new(driver))),
-                sock: Sock::default(),
-            })
-            .collect();
+        let mut slots = Vec::new();
+        slots.resize_with(driver.lanes(), || Slot {
+            buf: Some(Box::new(LaneBuf::new(driver))),
+            sock: Sock::default(),
+        });
         Ok(EventLoop {
             events: Events::with_capacity(driver.lanes() + 4),
             poll,

@@ -24,6 +24,7 @@
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
 use std::io::Write as _;
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use lamina_core::{Id, LogFormat, LogLevel, Notice};
@@ -32,7 +33,11 @@ static MIN_LEVEL: AtomicU8 = AtomicU8::new(LogLevel::Info as u8);
 static FORMAT: AtomicU8 = AtomicU8::new(LogFormat::Text as u8);
 
 thread_local! {
-    static REQUEST_ID: RefCell<Id> = RefCell::new(Id::default());
+    // `const` and never dropped (an `Id` owns no memory; heapless types implement `Drop`,
+    // which would register a thread-local destructor): no initialisation or registration code
+    // on access.
+    static REQUEST_ID: RefCell<ManuallyDrop<Id>> =
+        const { RefCell::new(ManuallyDrop::new(Id::EMPTY)) };
 }
 
 /// Sets the format and the level below which lines are dropped.
@@ -65,7 +70,7 @@ pub(crate) fn json() -> bool {
 pub fn set_request_id(id: &Id) {
     REQUEST_ID.with(|r| {
         if let Ok(mut r) = r.try_borrow_mut() {
-            r.clone_from(id);
+            Id::clone_from(&mut r, id);
         }
     });
 }
@@ -74,7 +79,7 @@ pub fn set_request_id(id: &Id) {
 pub fn clear_request_id() {
     REQUEST_ID.with(|r| {
         if let Ok(mut r) = r.try_borrow_mut() {
-            *r = Id::default();
+            **r = Id::EMPTY;
         }
     });
 }
@@ -85,7 +90,7 @@ pub fn clear_request_id() {
 pub(crate) fn swap_request_id(id: &mut Id) {
     REQUEST_ID.with(|r| {
         if let Ok(mut r) = r.try_borrow_mut() {
-            std::mem::swap(&mut *r, id);
+            std::mem::swap(&mut **r, id);
         }
     });
 }
@@ -93,7 +98,7 @@ pub(crate) fn swap_request_id(id: &mut Id) {
 #[cfg(feature = "tokio")]
 /// This thread's request id (empty outside an invocation).
 pub(crate) fn current_request_id() -> Id {
-    REQUEST_ID.with(|r| r.try_borrow().map(|r| r.clone()).unwrap_or_default())
+    REQUEST_ID.with(|r| r.try_borrow().map(|r| Id::clone(&r)).unwrap_or_default())
 }
 
 const LINE: usize = 4096;
@@ -344,7 +349,7 @@ pub(crate) fn write(level: LogLevel, request_id: Option<&str>, body: &dyn Body) 
         let id = id.try_borrow().ok();
         let id = match request_id {
             Some(id) => id,
-            None => id.as_deref().map(Id::as_str).unwrap_or(""),
+            None => id.as_deref().map_or("", |id| id.as_str()),
         };
         if json {
             line.raw("{\"timestamp\":\"");

@@ -27,7 +27,8 @@ pub fn message(payload: &(dyn Any + Send)) -> &str {
 #[cfg(all(panic = "abort", not(panic = "immediate-abort")))]
 mod abort {
     use std::cell::RefCell;
-    use std::io::{Read, Write};
+    use std::io::Read;
+    use std::mem::ManuallyDrop;
     use std::sync::OnceLock;
     use std::time::Duration;
 
@@ -39,7 +40,9 @@ mod abort {
     static ENDPOINT: OnceLock<Box<Endpoint>> = OnceLock::new();
 
     thread_local! {
-        static CURRENT: RefCell<Option<(Id, Option<Id>)>> = const { RefCell::new(None) };
+        // Never dropped: see `log::REQUEST_ID`.
+        static CURRENT: RefCell<ManuallyDrop<Option<(Id, Option<Id>)>>> =
+            const { RefCell::new(ManuallyDrop::new(None)) };
     }
 
     pub(super) fn install(endpoint: &Endpoint) {
@@ -64,7 +67,7 @@ mod abort {
                         id.clone_from(&ctx.request_id);
                         inv.clone_from(&ctx.invocation_id);
                     }
-                    None => *c = Some((ctx.request_id.clone(), ctx.invocation_id.clone())),
+                    None => **c = Some((ctx.request_id.clone(), ctx.invocation_id.clone())),
                 }
             }
         });
@@ -73,7 +76,7 @@ mod abort {
     pub(super) fn leave() {
         CURRENT.with(|c| {
             if let Ok(mut c) = c.try_borrow_mut() {
-                *c = None;
+                **c = None;
             }
         });
     }
@@ -83,7 +86,11 @@ mod abort {
         let mut conn = crate::transport::connect(ep)?;
         conn.set_read_timeout(Some(Duration::from_secs(2)))?;
         conn.set_write_timeout(Some(Duration::from_secs(2)))?;
-        conn.write_all(request)?;
+        // The transports' writer (std's `write_all` would be a second copy of the same loop);
+        // `false` is the write timeout.
+        if !crate::transport::write_some(&mut conn, [request, &[]], &mut 0)? {
+            return Ok(());
+        }
         let mut reply = [0u8; 2048];
         let mut filled = 0;
         let mut decoder = Decoder::new(Limits::REPLY);
@@ -109,8 +116,11 @@ mod abort {
         let Some(ep) = ENDPOINT.get() else {
             return false;
         };
-        let Some((id, inv)) = CURRENT.with(|c| c.try_borrow_mut().ok().and_then(|mut c| c.take()))
-        else {
+        let Some((id, inv)) = CURRENT.with(|c| {
+            c.try_borrow_mut()
+                .ok()
+                .and_then(|mut c| Option::take(&mut c))
+        }) else {
             return false;
         };
         let mut buf = [0u8; 8192];

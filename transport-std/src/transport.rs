@@ -8,7 +8,7 @@
 //! [`read_some`] move the bytes, [`encode`] grows a buffer the driver finds too small.
 
 use std::io::{self, IoSlice, Read, Write};
-use std::net::{IpAddr, TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::ops::Range;
 use std::os::unix::net::UnixStream;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -394,7 +394,9 @@ pub fn call<H: Handler>(
     #[cfg(feature = "tracing")]
     let _span = crate::subscriber::enter(ctx);
     panic::enter(ctx);
-    if let Some(stream) = stream {
+    // Only a streaming handler is ever given a stream; testing it here (a constant per
+    // handler type) keeps `ResponseStream` out of the binaries of handlers that do not stream.
+    if let Some(stream) = stream.filter(|_| handler.streams()) {
         let mut rs = ResponseStream::new(stream, conn, out, endpoint);
         let result = catch_unwind(AssertUnwindSafe(|| {
             handler.call_streaming(ctx, event_bytes, &mut rs, output)
@@ -456,26 +458,11 @@ fn in_buffer(b: &[u8], buf: &[u8]) -> Option<Range<usize>> {
 }
 
 /// Opens a connection to `endpoint` with `TCP_NODELAY` (a head and a body on a keep-alive
-/// connection must never wait on Nagle and delayed ACK). Lambda gives an IP literal: it is
-/// connected without name resolution.
+/// connection must never wait on Nagle and delayed ACK). Lambda gives an IP literal: std's
+/// `(&str, u16)` resolver parses it and connects without name resolution (a second parse here
+/// would cost the bootstrap a kilobyte); a name is resolved and each address tried in turn.
 pub fn connect(endpoint: &Endpoint) -> io::Result<TcpStream> {
-    let stream = match endpoint.host().parse::<IpAddr>() {
-        Ok(ip) => TcpStream::connect((ip, endpoint.port()))?,
-        Err(_) => {
-            let mut last = io::Error::new(io::ErrorKind::NotFound, "host did not resolve");
-            let mut found = None;
-            for addr in (endpoint.host(), endpoint.port()).to_socket_addrs()? {
-                match TcpStream::connect(addr) {
-                    Ok(s) => {
-                        found = Some(s);
-                        break;
-                    }
-                    Err(e) => last = e,
-                }
-            }
-            found.ok_or(last)?
-        }
-    };
+    let stream = TcpStream::connect((endpoint.host(), endpoint.port()))?;
     stream.set_nodelay(true)?;
     Ok(stream)
 }
