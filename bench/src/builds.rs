@@ -221,6 +221,8 @@ fn lamina_stable(paths: &Paths, profile: &str, all_bins: bool, built: &mut Built
             "--no-default-features",
             "--bin",
             "bare",
+            "--bin",
+            "null",
         ])
         .arg("--target-dir")
         .arg(&paths.target);
@@ -237,6 +239,7 @@ fn lamina_stable(paths: &Paths, profile: &str, all_bins: bool, built: &mut Built
             built.add(paths, &format!("lamina/{profile}/{b}-lean"), &dir.join(b));
         }
         built.add(paths, &format!("bare/{profile}/bare"), &dir.join("bare"));
+        built.add(paths, &format!("bare/{profile}/null"), &dir.join("null"));
     }
 }
 

@@ -263,37 +263,101 @@ pub fn warm(work: &Path, bin: &Path, tag: &str, warmup: u64, n: u64) -> M<Warm> 
     Ok(warm_figures(&server, n, t0, &c))
 }
 
-/// The same server and hello invocations against a null client: pre-encoded requests, no
-/// parsing (every `/next` answer of the run has one known length), one keep-alive connection.
-pub fn null_client(warmup: u64, n: u64) -> M<Warm> {
+/// The null client's requests for `total` hello invocations on `server`: `GET /next`, one
+/// pre-encoded `POST /response` per invocation, and the one length every `/next` answer has.
+struct NullRequests {
+    get: &'static [u8],
+    posts: Vec<Vec<u8>>,
+    next_len: usize,
+}
+
+impl NullRequests {
+    fn new(server: &Server, total: u64) -> NullRequests {
+        let posts = (0..total)
+            .map(|seq| {
+                let mut v = format!(
+                    "POST /2018-06-01/runtime/invocation/{}/response HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                    server::request_id(seq),
+                    HELLO_ANSWER.len()
+                )
+                .into_bytes();
+                v.extend_from_slice(HELLO_ANSWER);
+                v
+            })
+            .collect();
+        NullRequests {
+            get: b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+            posts,
+            next_len: server.next_head(0, HELLO_EVENT.len()).len() + HELLO_EVENT.len(),
+        }
+    }
+
+    /// The file bench/src/bin/null.rs reads.
+    fn encode(&self) -> Vec<u8> {
+        let mut f = Vec::new();
+        let num = |f: &mut Vec<u8>, n: usize| f.extend_from_slice(&(n as u64).to_le_bytes());
+        num(&mut f, self.next_len);
+        num(&mut f, ACCEPTED.len());
+        num(&mut f, self.get.len());
+        f.extend_from_slice(self.get);
+        num(&mut f, self.posts.len());
+        for p in &self.posts {
+            num(&mut f, p.len());
+            f.extend_from_slice(p);
+        }
+        f
+    }
+}
+
+/// The same server and hello invocations against the null client process `bin`
+/// (bench/src/bin/null.rs): pre-encoded requests, no parsing (every `/next` answer of the run
+/// has one known length), one keep-alive connection. The throughput bar's reference: like any
+/// runtime, it is a process of its own.
+pub fn null_process(work: &Path, bin: &Path, tag: &str, warmup: u64, n: u64) -> M<Warm> {
+    let server = Server::start((warmup + n + 4) as usize).map_err(|e| e.to_string())?;
+    let file = work.join(format!("null-requests-{tag}.bin"));
+    let _ = fs::create_dir_all(work);
+    fs::write(&file, NullRequests::new(&server, warmup + n).encode())
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    let arg = file.to_string_lossy().into_owned();
+    server.push(warmup, arc(HELLO_EVENT), Some(arc(HELLO_ANSWER)));
+    let (mut p, _) = Proc::spawn(
+        &server,
+        bin,
+        &[&arg],
+        &log_path(work, &format!("warm-{tag}")),
+    )?;
+    let within = run_timeout(warmup);
+    let c = server.wait_answers(warmup, within, || p.alive());
+    check(&c, warmup, &mut p, within)?;
+    server.record_latency(true, n as usize);
+    let t0 = server.now();
+    server.push(n, arc(HELLO_EVENT), Some(arc(HELLO_ANSWER)));
+    let within = run_timeout(n);
+    let c = server.wait_answers(warmup + n, within, || p.alive());
+    check(&c, warmup + n, &mut p, within)?;
+    let _ = fs::remove_file(&file);
+    Ok(warm_figures(&server, n, t0, &c))
+}
+
+/// The null client as a thread of this process (no process switch between it and the server):
+/// shown beside the throughput bar for what the process boundary costs on this machine.
+pub fn null_in_process(warmup: u64, n: u64) -> M<Warm> {
     let total = warmup + n;
     let server = Server::start((total + 4) as usize).map_err(|e| e.to_string())?;
-    let next_len = server.next_head(0, HELLO_EVENT.len()).len() + HELLO_EVENT.len();
-    let get = b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-    let posts: Vec<Vec<u8>> = (0..total)
-        .map(|seq| {
-            let mut v = format!(
-                "POST /2018-06-01/runtime/invocation/{}/response HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-                server::request_id(seq),
-                HELLO_ANSWER.len()
-            )
-            .into_bytes();
-            v.extend_from_slice(HELLO_ANSWER);
-            v
-        })
-        .collect();
+    let reqs = NullRequests::new(&server, total);
     let mut s = TcpStream::connect(server.addr()).map_err(|e| e.to_string())?;
     s.set_nodelay(true).map_err(|e| e.to_string())?;
     s.set_read_timeout(Some(Duration::from_secs(10)))
         .map_err(|e| e.to_string())?;
     s.set_write_timeout(Some(Duration::from_secs(10)))
         .map_err(|e| e.to_string())?;
-    let mut next = vec![0u8; next_len];
+    let mut next = vec![0u8; reqs.next_len];
     let mut acc = vec![0u8; ACCEPTED.len()];
     let mut one = |seq: u64| -> std::io::Result<()> {
-        s.write_all(get)?;
+        s.write_all(reqs.get)?;
         s.read_exact(&mut next)?;
-        s.write_all(&posts[seq as usize])?;
+        s.write_all(&reqs.posts[seq as usize])?;
         s.read_exact(&mut acc)
     };
     server.push(warmup, arc(HELLO_EVENT), Some(arc(HELLO_ANSWER)));
