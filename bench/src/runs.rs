@@ -249,8 +249,21 @@ fn run_timeout(n: u64) -> Duration {
 /// Warm throughput of the hello runtime `bin`: `warmup` invocations, then `n` timed.
 pub fn warm(work: &Path, bin: &Path, tag: &str, warmup: u64, n: u64) -> M<Warm> {
     let server = Server::start((warmup + n + 4) as usize).map_err(|e| e.to_string())?;
+    warm_on(&server, work, bin, &[], tag, warmup, n)
+}
+
+/// [`warm`] on `server`, `bin` started with `args`.
+fn warm_on(
+    server: &Server,
+    work: &Path,
+    bin: &Path,
+    args: &[&str],
+    tag: &str,
+    warmup: u64,
+    n: u64,
+) -> M<Warm> {
     server.push(warmup, arc(HELLO_EVENT), Some(arc(HELLO_ANSWER)));
-    let (mut p, _) = Proc::spawn(&server, bin, &[], &log_path(work, &format!("warm-{tag}")))?;
+    let (mut p, _) = Proc::spawn(server, bin, args, &log_path(work, &format!("warm-{tag}")))?;
     let within = run_timeout(warmup);
     let c = server.wait_answers(warmup, within, || p.alive());
     check(&c, warmup, &mut p, within)?;
@@ -260,7 +273,7 @@ pub fn warm(work: &Path, bin: &Path, tag: &str, warmup: u64, n: u64) -> M<Warm> 
     let within = run_timeout(n);
     let c = server.wait_answers(warmup + n, within, || p.alive());
     check(&c, warmup + n, &mut p, within)?;
-    Ok(warm_figures(&server, n, t0, &c))
+    Ok(warm_figures(server, n, t0, &c))
 }
 
 /// The null client's requests for `total` hello invocations on `server`: `GET /next`, one
@@ -320,24 +333,9 @@ pub fn null_process(work: &Path, bin: &Path, tag: &str, warmup: u64, n: u64) -> 
     fs::write(&file, NullRequests::new(&server, warmup + n).encode())
         .map_err(|e| format!("{}: {e}", file.display()))?;
     let arg = file.to_string_lossy().into_owned();
-    server.push(warmup, arc(HELLO_EVENT), Some(arc(HELLO_ANSWER)));
-    let (mut p, _) = Proc::spawn(
-        &server,
-        bin,
-        &[&arg],
-        &log_path(work, &format!("warm-{tag}")),
-    )?;
-    let within = run_timeout(warmup);
-    let c = server.wait_answers(warmup, within, || p.alive());
-    check(&c, warmup, &mut p, within)?;
-    server.record_latency(true, n as usize);
-    let t0 = server.now();
-    server.push(n, arc(HELLO_EVENT), Some(arc(HELLO_ANSWER)));
-    let within = run_timeout(n);
-    let c = server.wait_answers(warmup + n, within, || p.alive());
-    check(&c, warmup + n, &mut p, within)?;
+    let warm = warm_on(&server, work, bin, &[&arg], tag, warmup, n);
     let _ = fs::remove_file(&file);
-    Ok(warm_figures(&server, n, t0, &c))
+    warm
 }
 
 /// The null client as a thread of this process (no process switch between it and the server):
