@@ -12,7 +12,7 @@ use std::sync::Arc;
 use lamina_core::{Action, Config, Connection, Driver, Now, Transmit};
 use lamina_std::Handler;
 use lamina_std::transport::{
-    App, Fed, LaneBuf, Transport, clock, connect, encode, grow, read_some,
+    App, Fed, LaneBuf, Transport, clock, connect, encode, grow, interrupted, read_some,
 };
 #[cfg(feature = "workers")]
 use mio::Waker;
@@ -142,7 +142,7 @@ impl EventLoop {
             let due = driver.poll_timeout();
             let timeout = due.map(|t| t.duration_from(now));
             if let Err(e) = self.poll.poll(&mut self.events, timeout)
-                && e.kind() != io::ErrorKind::Interrupted
+                && !interrupted(&e)
             {
                 lamina_std::rt_log!(Error, "poll failed: {e}");
                 return 1;

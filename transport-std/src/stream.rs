@@ -241,7 +241,7 @@ fn write_all_vectored(conn: &mut TcpStream, mut slices: &mut [IoSlice<'_>]) -> i
         match conn.write_vectored(slices) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => IoSlice::advance_slices(&mut slices, n),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if crate::transport::interrupted(&e) => {}
             Err(e) => return Err(e),
         }
     }

@@ -480,12 +480,33 @@ pub fn write_some(conn: &mut impl Write, parts: [&[u8]; 2], done: &mut usize) ->
         match conn.write_vectored(&[IoSlice::new(a), IoSlice::new(b)]) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => *done += n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if is_errno(&e, EAGAIN, io::ErrorKind::WouldBlock) => return Ok(false),
+            Err(e) if interrupted(&e) => {}
             Err(e) => return Err(e),
         }
     }
     Ok(true)
+}
+
+// errno values (Linux), to tell IO errors apart without `io::Error::kind`, whose table of
+// every errno is 400 bytes that no bootstrap otherwise links.
+const EINTR: i32 = 4;
+const EAGAIN: i32 = 11;
+const ETIMEDOUT: i32 = 110;
+
+/// Whether `e` is the system error `errno` (on Linux), or of `kind` (elsewhere). Every error a
+/// socket or the poll returns is a system error.
+fn is_errno(e: &io::Error, errno: i32, kind: io::ErrorKind) -> bool {
+    if cfg!(target_os = "linux") {
+        e.raw_os_error() == Some(errno)
+    } else {
+        e.kind() == kind
+    }
+}
+
+/// Whether `e` says the call was interrupted by a signal (try it again).
+pub fn interrupted(e: &io::Error) -> bool {
+    is_errno(e, EINTR, io::ErrorKind::Interrupted)
 }
 
 /// What [`read_some`] did.
@@ -538,12 +559,10 @@ pub fn read_some(
                 *filled += n;
                 driver.handle_input(lane, target.get_mut(..*filled).unwrap_or_default(), clock())
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if interrupted(&e) => continue,
             Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
+                if is_errno(&e, EAGAIN, io::ErrorKind::WouldBlock)
+                    || is_errno(&e, ETIMEDOUT, io::ErrorKind::TimedOut) =>
             {
                 return Fed::Pending;
             }
