@@ -29,15 +29,16 @@ mod abort {
     use std::cell::RefCell;
     use std::io::Read;
     use std::mem::ManuallyDrop;
-    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicPtr, Ordering};
     use std::time::Duration;
 
     use lamina_core::request::{self, ErrorTarget};
     use lamina_core::response::{Decoder, Limits, Status};
     use lamina_core::{Context, Endpoint, Id, error_type};
 
-    // Boxed: the static is a pointer, not the endpoint's bytes in the binary's data.
-    static ENDPOINT: OnceLock<Box<Endpoint>> = OnceLock::new();
+    // Set once, leaked (it lives as long as the process): a pointer, not the endpoint's bytes
+    // in the binary's data, and no `OnceLock` machinery.
+    static ENDPOINT: AtomicPtr<Endpoint> = AtomicPtr::new(std::ptr::null_mut());
 
     thread_local! {
         // Never dropped: see `log::REQUEST_ID`.
@@ -46,7 +47,14 @@ mod abort {
     }
 
     pub(super) fn install(endpoint: &Endpoint) {
-        if ENDPOINT.set(Box::new(endpoint.clone())).is_err() {
+        let ep = Box::into_raw(Box::new(endpoint.clone()));
+        let null = std::ptr::null_mut();
+        if ENDPOINT
+            .compare_exchange(null, ep, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // SAFETY: `ep` came from `Box::into_raw` just above and was not published.
+            drop(unsafe { Box::from_raw(ep) });
             return;
         }
         // std's default hook is not kept (take_hook would keep a second copy of it and its
@@ -113,7 +121,8 @@ mod abort {
     /// Reports the panic as this thread's invocation's `/error`; `false` when no invocation
     /// runs on this thread.
     fn report(message: &str) -> bool {
-        let Some(ep) = ENDPOINT.get() else {
+        // SAFETY: null, or a leaked box that is never freed nor written to again.
+        let Some(ep) = (unsafe { ENDPOINT.load(Ordering::Acquire).as_ref() }) else {
             return false;
         };
         let Some((id, inv)) = CURRENT.with(|c| {
