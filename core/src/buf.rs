@@ -127,6 +127,16 @@ impl<'a> Writer<'a> {
     }
 }
 
+/// `buf.copy_within(from..to, dest)` when both ranges lie in `buf`, else nothing: the decoder's
+/// moves are within bounds by construction, and this keeps `copy_within`'s panics (and their
+/// locations) out of the binary.
+#[inline]
+pub(crate) fn move_within(buf: &mut [u8], from: usize, to: usize, dest: usize) {
+    if from <= to && to <= buf.len() && dest <= buf.len() - (to - from) {
+        buf.copy_within(from..to, dest);
+    }
+}
+
 /// The lower-case hexadecimal digit for the low four bits of `n`.
 #[inline]
 pub(crate) fn hex_digit(n: u8) -> u8 {

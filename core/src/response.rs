@@ -24,7 +24,7 @@
 use core::mem::MaybeUninit;
 use core::ops::Range;
 
-use crate::buf::{eq_ignore_case, eq_token, parse_u64, trim_ows};
+use crate::buf::{eq_ignore_case, eq_token, move_within, parse_u64, trim_ows};
 
 /// Most header fields one response head may carry. The head-size limit is the real bound:
 /// 512 fields fill a 16 KiB head at 32 bytes each. The parser's array is not initialised, so
@@ -229,7 +229,7 @@ impl Memo {
     }
 
     fn keep(&mut self, head: &[u8], info: HeadInfo) {
-        match self.bytes.get_mut(..head.len()) {
+        match self.bytes.get_mut(..).and_then(|b| b.get_mut(..head.len())) {
             Some(dst) => {
                 dst.copy_from_slice(head);
                 self.len = head.len();
@@ -436,7 +436,7 @@ impl Decoder {
                                 // Interim responses already read are dropped: move what
                                 // follows them to the front, so any number of them fits.
                                 if start > 0 {
-                                    buf.copy_within(start.., 0);
+                                    move_within(buf, start, buf.len(), 0);
                                 }
                                 self.phase = Phase::Head {
                                     start: 0,
@@ -564,7 +564,7 @@ impl Decoder {
             Chunk::Data(remaining) => {
                 let take = (raw.len() as u64).min(remaining) as usize;
                 if !self.too_large {
-                    buf.copy_within(self.raw..self.raw + take, self.body_end);
+                    move_within(buf, self.raw, self.raw + take, self.body_end);
                     self.body_end += take;
                 }
                 self.raw += take;
@@ -619,7 +619,7 @@ impl Decoder {
     fn need_more(&mut self, buf: &mut [u8]) -> Status {
         let pending = buf.len().saturating_sub(self.raw);
         if self.raw != self.body_end {
-            buf.copy_within(self.raw.., self.body_end);
+            move_within(buf, self.raw, buf.len(), self.body_end);
             self.raw = self.body_end;
         }
         Status::NeedMore {
