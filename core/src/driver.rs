@@ -807,7 +807,7 @@ impl<'l> Driver<'l> {
     /// assert_eq!(driver.poll_timeout(), None);
     /// ```
     pub fn transmitted(&mut self, lane: usize, now: Now) {
-        let shutting_down = self.phase == Phase::ShuttingDown;
+        let shutting_down = matches!(self.phase, Phase::ShuttingDown);
         let Some(l) = self.lanes.get_mut(lane) else {
             return;
         };
@@ -1143,7 +1143,7 @@ impl<'l> Driver<'l> {
     /// assert_eq!(t.connection, Connection::New);
     /// ```
     pub fn stream_done(&mut self, lane: usize, end: StreamEnd, now: Now) {
-        let shutting_down = self.phase == Phase::ShuttingDown;
+        let shutting_down = matches!(self.phase, Phase::ShuttingDown);
         let Some(l) = self.lanes.get_mut(lane) else {
             return;
         };
@@ -1482,7 +1482,7 @@ impl<'l> Driver<'l> {
 
     /// An invocation's answer is done with: poll again, or close the lane when shutting down.
     fn after_answer(&mut self, lane: usize) {
-        let shutting_down = self.phase == Phase::ShuttingDown;
+        let shutting_down = matches!(self.phase, Phase::ShuttingDown);
         if let Some(l) = self.lanes.get_mut(lane) {
             l.step = if shutting_down {
                 Step::Closed
@@ -1497,7 +1497,9 @@ impl<'l> Driver<'l> {
     }
 
     fn check_shut_down(&mut self) {
-        if self.phase == Phase::ShuttingDown && self.lanes.iter().all(|l| l.step == Step::Closed) {
+        if matches!(self.phase, Phase::ShuttingDown)
+            && self.lanes.iter().all(|l| matches!(l.step, Step::Closed))
+        {
             self.exit(Exit::Shutdown);
         }
     }
@@ -1672,7 +1674,7 @@ impl<'l> Driver<'l> {
                 if let Some(l) = self.lanes.get_mut(lane) {
                     l.link = Link::Closed;
                 }
-                if request == Request::Next {
+                if matches!(request, Request::Next) {
                     let head = match head {
                         Some(h) => buf.get(h).unwrap_or_default(),
                         None => buf.get(..Limits::NEXT.max_head).unwrap_or(buf),
@@ -1774,7 +1776,7 @@ impl<'l> Driver<'l> {
                                 resent: false,
                             },
                         );
-                        return request != Request::Stream;
+                        return !matches!(request, Request::Stream);
                     }
                     500..=599 => {
                         self.exit(Exit::Status {
@@ -1790,7 +1792,7 @@ impl<'l> Driver<'l> {
                 }
                 self.after_answer(lane);
                 // A stream's connection is not reused: the next request goes on a clean one.
-                request != Request::Stream
+                !matches!(request, Request::Stream)
             }
             // Always an invocation's answer (above).
             Request::Answer { .. } | Request::Stream => false,
@@ -1902,7 +1904,7 @@ impl<'l> Driver<'l> {
         }
         if let Some(l) = self.lanes.get_mut(lane) {
             l.link = Link::Closed;
-            l.step = if self.phase == Phase::ShuttingDown {
+            l.step = if matches!(self.phase, Phase::ShuttingDown) {
                 Step::Closed
             } else {
                 Step::Queued {

@@ -145,7 +145,7 @@ impl<H: Handler> App<H> {
     }
 
     fn exit(&mut self, exit: Exit) -> i32 {
-        if exit == Exit::Shutdown {
+        if matches!(exit, Exit::Shutdown) {
             if let Some(hook) = self.on_shutdown.take() {
                 hook();
             }
@@ -438,7 +438,7 @@ pub fn call<H: Handler>(
             Body::Error
         }
     };
-    if *body == Body::Error {
+    if matches!(body, Body::Error) {
         log_failure(ctx, output);
     }
     Outcome::Answer
