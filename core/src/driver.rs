@@ -37,7 +37,7 @@ use core::ops::Range;
 
 use heapless::{Deque, String};
 
-use crate::buf::BufferTooSmall;
+use crate::buf::{BufferTooSmall, eq_ignore_case};
 use crate::config::{Config, InitType, Invalid};
 use crate::context::{Context, InvalidInvocation, Warnings, salvage_request_id};
 use crate::endpoint::Endpoint;
@@ -1618,7 +1618,7 @@ impl<'l> Driver<'l> {
             Request::Register { .. } => {
                 *extension_id = headers
                     .iter()
-                    .find(|h| h.name.eq_ignore_ascii_case("Lambda-Extension-Identifier"))
+                    .find(|h| eq_ignore_case(h.name.as_bytes(), b"lambda-extension-identifier"))
                     .and_then(|h| core::str::from_utf8(h.value).ok())
                     .filter(|v| request::is_header_value(v))
                     .and_then(|v| String::try_from(v).ok());

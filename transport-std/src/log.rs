@@ -249,43 +249,42 @@ impl fmt::Write for Line {
 fn timestamp(line: &mut Line) {
     // The runtime's own clock read (std's SystemTime::now unwraps an io::Result, which
     // links io::Error's Debug into every bootstrap).
-    let unix_ms = crate::transport::clock().unix_ms;
+    line.push(&utc(crate::transport::clock().unix_ms), false);
+}
+
+/// `unix_ms` as `2026-11-25T16:54:42.123Z`.
+fn utc(unix_ms: u64) -> [u8; 24] {
     let secs = unix_ms / 1000;
     let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
+    // Howard Hinnant's civil_from_days (unsigned: the clock is after 1970).
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    // Digits written by hand: `{:02}` and friends cost a formatter call per field.
-    let digits = |line: &mut Line, n: u64, width: usize| {
-        let mut buf = [b'0'; 4];
-        let mut n = n;
-        for slot in buf.iter_mut().take(width).rev() {
-            *slot = b'0' + (n % 10) as u8;
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    let mut out = *b"0000-00-00T00:00:00.000Z";
+    // Digits written by hand, right to left from `end`: `{:02}` and friends cost a formatter
+    // call per field.
+    let mut digits = |end: usize, width: usize, mut n: u64| {
+        for i in 0..width {
+            if let Some(d) = out.get_mut(end - i) {
+                *d = b'0' + (n % 10) as u8;
+            }
             n /= 10;
         }
-        line.push(buf.get(..width).unwrap_or_default(), false);
     };
-    digits(line, year.max(0) as u64, 4);
-    line.push(b"-", false);
-    digits(line, month as u64, 2);
-    line.push(b"-", false);
-    digits(line, day as u64, 2);
-    line.push(b"T", false);
-    digits(line, rem / 3600, 2);
-    line.push(b":", false);
-    digits(line, rem / 60 % 60, 2);
-    line.push(b":", false);
-    digits(line, rem % 60, 2);
-    line.push(b".", false);
-    digits(line, unix_ms % 1000, 3);
-    line.push(b"Z", false);
+    digits(3, 4, year);
+    digits(6, 2, month);
+    digits(9, 2, day);
+    digits(12, 2, rem / 3600);
+    digits(15, 2, rem / 60 % 60);
+    digits(18, 2, rem % 60);
+    digits(22, 3, unix_ms % 1000);
+    out
 }
 
 /// What a line says: its message, and (from `tracing` events) fields of its own and the
@@ -595,6 +594,19 @@ mod tests {
 
     fn text(line: &Line) -> &str {
         std::str::from_utf8(line.bytes()).unwrap()
+    }
+
+    #[test]
+    fn utc_dates() {
+        let at = |ms: u64| String::from_utf8(utc(ms).to_vec()).unwrap();
+        assert_eq!(at(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(at(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(at(951_868_799_999), "2000-02-29T23:59:59.999Z");
+        assert_eq!(at(1_709_164_800_123), "2024-02-29T00:00:00.123Z");
+        assert_eq!(at(1_764_547_200_000), "2025-12-01T00:00:00.000Z");
+        assert_eq!(at(1_780_000_000_042), "2026-05-28T20:26:40.042Z");
+        assert_eq!(at(4_102_444_799_999), "2099-12-31T23:59:59.999Z");
+        assert_eq!(at(4_107_542_400_000), "2100-03-01T00:00:00.000Z");
     }
 
     #[test]
