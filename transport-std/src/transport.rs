@@ -285,7 +285,8 @@ pub struct LaneBuf {
     pub out: Vec<u8>,
     /// `/next` responses are read here; the event is a slice of it.
     pub event: Box<[u8]>,
-    /// Replies to everything else are read here.
+    /// Replies to everything else are read here; empty until the first reply is read (see
+    /// [`LaneBuf::new`]).
     pub reply: Box<[u8]>,
     /// Bytes read into the current buffer and not yet consumed.
     pub filled: usize,
@@ -302,13 +303,17 @@ pub struct LaneBuf {
 }
 
 impl LaneBuf {
-    /// Buffers sized for `driver`'s lanes.
+    /// Buffers sized for `driver`'s lanes. The reply buffer is allocated when [`read_some`]
+    /// first reads a reply: the allocator zeroes its ~100 KB page by page (too small for a
+    /// fresh mapping), which cost the cold start ~24 page faults before the first `GET /next`,
+    /// while the first reply is only read after the first answer is out. (The event buffer is
+    /// large enough to be a fresh, lazily mapped zero mapping.)
     pub fn new(driver: &Driver<'_>) -> LaneBuf {
         LaneBuf {
             conn: None,
             out: vec![0; 1024],
             event: vec![0; driver.event_buffer_size()].into_boxed_slice(),
-            reply: vec![0; driver.reply_buffer_size()].into_boxed_slice(),
+            reply: Box::default(),
             filled: 0,
             output: Output::default(),
             body: Body::Error,
@@ -543,7 +548,12 @@ pub fn read_some(
     let target: &mut [u8] = match driver.reading(lane) {
         Reading::Event => event,
         Reading::Later => return Fed::Pending,
-        Reading::Reply | Reading::Nothing => reply,
+        Reading::Reply | Reading::Nothing => {
+            if reply.is_empty() {
+                *reply = vec![0; driver.reply_buffer_size()].into_boxed_slice();
+            }
+            reply
+        }
     };
     loop {
         let read = match target.get_mut(*filled..) {
