@@ -85,7 +85,7 @@ struct Plan {
 }
 
 const FULL: Plan = Plan {
-    spawns: 20,
+    spawns: 100,
     rounds: 5,
     warmup: 1_000,
     warm_n: 20_000,
