@@ -29,12 +29,14 @@ use std::pin::Pin;
 use std::sync::OnceLock;
 use std::task::Poll;
 
-use lamina_core::{Context, Id, error_type};
+use lamina_core::{Context, Id};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::runtime::{Builder, Handle, Runtime, RuntimeFlavor};
 
-use crate::handler::{Diagnostic, Handler, Output, Reply, decode, error_reply, typed_reply};
+use crate::handler::{
+    Diagnostic, Handler, Output, Reply, called_without_stream, decode, error_reply, typed_reply,
+};
 use crate::log;
 use crate::stream::ResponseStream;
 
@@ -385,10 +387,7 @@ where
     Err: Into<Diagnostic> + 'static,
 {
     fn call<'a>(&self, _ctx: &Context, _event: &'a [u8], out: &mut Output) -> Reply<'a> {
-        out.error(
-            error_type::FALLBACK,
-            "a streaming handler was called without a stream",
-        )
+        called_without_stream(out)
     }
 
     fn streams(&self) -> bool {

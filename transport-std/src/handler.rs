@@ -324,6 +324,15 @@ pub(crate) fn error_reply<'a>(error: Diagnostic, out: &mut Output) -> Reply<'a> 
     out.error(&error.error_type, &error.error_message)
 }
 
+/// The answer of a streaming handler's `call`: transports call `call_streaming` on a handler
+/// whose `streams()` is true, so this is reached only by a caller that forgot the stream.
+pub(crate) fn called_without_stream<'a>(out: &mut Output) -> Reply<'a> {
+    out.error(
+        error_type::FALLBACK,
+        "a streaming handler was called without a stream",
+    )
+}
+
 /// The error's `Output`, for a lifecycle hook or an initialisation that failed.
 pub(crate) fn error_output(error: impl Into<Diagnostic>) -> Output {
     let d = error.into();
@@ -690,10 +699,7 @@ where
     Err: Into<Diagnostic> + 'static,
 {
     fn call<'a>(&self, _ctx: &Context, _event: &'a [u8], out: &mut Output) -> Reply<'a> {
-        out.error(
-            error_type::FALLBACK,
-            "a streaming handler was called without a stream",
-        )
+        called_without_stream(out)
     }
 
     fn streams(&self) -> bool {

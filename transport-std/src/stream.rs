@@ -16,7 +16,7 @@ use std::net::TcpStream;
 use lamina_core::request::{self, CHUNK_END, HTTP_INTEGRATION_CONTENT_TYPE};
 use lamina_core::{Connection, Context, Endpoint, Stream, StreamEnd, StreamError};
 
-use crate::handler::{Diagnostic, Handler, Output, Reply, error_reply};
+use crate::handler::{Diagnostic, Handler, Output, Reply, called_without_stream, error_reply};
 use crate::transport::{connect, encode};
 
 /// A response being streamed. Each [`write`](ResponseStream::write) is one chunk on the wire;
@@ -330,10 +330,7 @@ where
     Err: Into<Diagnostic> + 'static,
 {
     fn call<'a>(&self, _ctx: &Context, _event: &'a [u8], out: &mut Output) -> Reply<'a> {
-        out.error(
-            lamina_core::error_type::FALLBACK,
-            "a streaming handler was called without a stream",
-        )
+        called_without_stream(out)
     }
 
     fn streams(&self) -> bool {
