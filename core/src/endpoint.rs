@@ -148,17 +148,24 @@ impl Endpoint {
             Some(p @ 1..=65535) => p as u16,
             _ => return Err(EndpointError::InvalidPort),
         };
-        // Both were checked to be ASCII.
+        // Both were checked to be ASCII. Everything is written into `ep` in place: an
+        // `Endpoint` is ~1 KB, and building its parts apart cost a copy of each.
         let host = core::str::from_utf8(host).map_err(|_| EndpointError::InvalidHost)?;
         let prefix = core::str::from_utf8(prefix).map_err(|_| EndpointError::InvalidPrefix)?;
         let mut ep = Endpoint {
-            host: String::try_from(host).map_err(|_| EndpointError::InvalidHost)?,
+            host: String::new(),
             port,
             ipv6,
-            prefix: String::try_from(prefix).map_err(|_| EndpointError::InvalidPrefix)?,
+            prefix: String::new(),
             line_end: heapless::Vec::new(),
             post_invocation: heapless::Vec::new(),
         };
+        ep.host
+            .push_str(host)
+            .map_err(|_| EndpointError::InvalidHost)?;
+        ep.prefix
+            .push_str(prefix)
+            .map_err(|_| EndpointError::InvalidPrefix)?;
         let mut buf = [0u8; LINE_END];
         let mut w = crate::buf::Writer::new(&mut buf);
         w.put(b" HTTP/1.1\r\nHost: ");
@@ -167,16 +174,16 @@ impl Endpoint {
         w.put(crate::request::USER_AGENT.as_bytes());
         w.put(b"\r\n");
         let n = w.finish().map_err(|_| EndpointError::InvalidHost)?;
-        ep.line_end = heapless::Vec::from_slice(buf.get(..n).unwrap_or_default())
-            .map_err(|_| EndpointError::InvalidHost)?;
-        let mut buf = [0u8; POST_INVOCATION];
-        let mut w = crate::buf::Writer::new(&mut buf);
-        w.put(b"POST ");
-        w.put(ep.prefix.as_bytes());
-        w.put(crate::request::INVOCATION);
-        let n = w.finish().map_err(|_| EndpointError::InvalidPrefix)?;
-        ep.post_invocation = heapless::Vec::from_slice(buf.get(..n).unwrap_or_default())
-            .map_err(|_| EndpointError::InvalidPrefix)?;
+        append(
+            ep.line_end.as_mut_view(),
+            &[buf.get(..n).unwrap_or_default()],
+        )
+        .map_err(|_| EndpointError::InvalidHost)?;
+        append(
+            ep.post_invocation.as_mut_view(),
+            &[b"POST ", ep.prefix.as_bytes(), crate::request::INVOCATION],
+        )
+        .map_err(|_| EndpointError::InvalidPrefix)?;
         Ok(ep)
     }
 
@@ -229,6 +236,13 @@ impl core::str::FromStr for Endpoint {
 }
 
 /// RFC 3986 `pchar` and `/`, minus `?` and `#` (a prefix is a path, nothing else).
+fn append(v: &mut heapless::vec::VecView<u8>, pieces: &[&[u8]]) -> Result<(), ()> {
+    for piece in pieces {
+        v.extend_from_slice(piece).map_err(drop)?;
+    }
+    Ok(())
+}
+
 fn is_path_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"/-._~!$&'()*+,;=:@%".contains(&b)
 }
