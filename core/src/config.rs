@@ -153,7 +153,7 @@ impl fmt::Display for StartError {
                  cargo run -p lamina-server -- --bootstrap <this program> --event '{}'",
             ),
             StartError::InvalidRuntimeApi(e) => {
-                write!(f, "AWS_LAMBDA_RUNTIME_API is invalid: {e}")
+                write!(f, "AWS_LAMBDA_RUNTIME_API is invalid: {}", e.as_str())
             }
         }
     }

@@ -174,9 +174,9 @@ impl Warnings {
     /// One line of text per warning set.
     pub fn messages(self) -> impl Iterator<Item = &'static str> {
         Warnings::ALL
-            .into_iter()
+            .iter()
             .filter(move |(w, _)| self.contains(*w))
-            .map(|(_, m)| m)
+            .map(|(_, m)| *m)
     }
 }
 

@@ -32,12 +32,11 @@
 //! Nothing here panics, allocates or reads a clock; bytes from the network never cause an
 //! `Err`, only actions.
 
-use core::fmt::Write as _;
 use core::ops::Range;
 
 use heapless::{Deque, String};
 
-use crate::buf::{BufferTooSmall, eq_ignore_case};
+use crate::buf::{BufferTooSmall, Writer, eq_ignore_case};
 use crate::config::{Config, InitType, Invalid};
 use crate::context::{Context, InvalidInvocation, Warnings, salvage_request_id};
 use crate::endpoint::Endpoint;
@@ -1000,11 +999,14 @@ impl<'l> Driver<'l> {
                         resent: false,
                     }
                 } else if len > max_response {
-                    let _ = self.notices.push_back(Notice::ResponseOverMax {
-                        request_id: ctx.request_id.clone(),
-                        len,
-                        max: max_response,
-                    });
+                    self.lane_notice(
+                        lane,
+                        Notice::ResponseOverMax {
+                            request_id: Id::EMPTY,
+                            len,
+                            max: max_response,
+                        },
+                    );
                     Request::Report {
                         report: Report::OverMax {
                             len,
@@ -1177,8 +1179,12 @@ impl<'l> Driver<'l> {
             }
             StreamEnd::Broken { delivered: true } => {
                 l.link = Link::Closed;
-                let id = l.ctx.request_id.clone();
-                self.notice(Notice::AnswerLost { request_id: id });
+                self.lane_notice(
+                    lane,
+                    Notice::AnswerLost {
+                        request_id: Id::EMPTY,
+                    },
+                );
                 self.after_answer(lane);
             }
         }
@@ -1427,6 +1433,15 @@ impl<'l> Driver<'l> {
         let _ = self.notices.push_back(notice);
     }
 
+    /// `notice` about `lane`'s invocation: its request id is filled in here, in one place.
+    #[inline(never)]
+    fn lane_notice(&mut self, lane: usize, mut notice: Notice) {
+        if let (Some(l), Some(id)) = (self.lanes.get(lane), notice.request_id_mut()) {
+            id.clone_from(&l.ctx.request_id);
+        }
+        self.notice(notice);
+    }
+
     /// Moves to `phase`, unless the driver has exited: exit is final, whatever arrives after it.
     fn set_phase(&mut self, phase: Phase) {
         if !matches!(self.phase, Phase::Exited { .. }) {
@@ -1547,12 +1562,12 @@ impl<'l> Driver<'l> {
                 }
                 Request::Answer { .. } | Request::Report { .. } | Request::Stream => {
                     if request.answers_invocation() {
-                        let request_id = self
-                            .lanes
-                            .get(lane)
-                            .map(|l| l.ctx.request_id.clone())
-                            .unwrap_or_default();
-                        self.notice(Notice::AnswerLost { request_id });
+                        self.lane_notice(
+                            lane,
+                            Notice::AnswerLost {
+                                request_id: Id::EMPTY,
+                            },
+                        );
                         self.after_answer(lane);
                     } else if let Phase::Failing(exit) = self.phase {
                         self.exit(exit);
@@ -1726,49 +1741,47 @@ impl<'l> Driver<'l> {
                             announced: false,
                         };
                         if !warnings.is_empty() {
-                            let request_id = l.ctx.request_id.clone();
-                            self.notice(Notice::Warnings {
-                                request_id,
-                                warnings,
-                            });
+                            self.lane_notice(
+                                lane,
+                                Notice::Warnings {
+                                    request_id: Id::EMPTY,
+                                    warnings,
+                                },
+                            );
                         }
                         self.unannounced += 1;
                         true
                     }
                     Err(reason) => {
-                        let known = self.lanes.get(lane).map(|l| l.ctx.request_id.clone());
-                        match known.filter(|id| !id.is_empty()) {
-                            Some(request_id) => {
-                                self.unusable.streak = 0;
-                                self.invalid_invocation(lane, request_id, reason);
-                                true
-                            }
-                            None => {
-                                self.unusable(lane, reason, now);
-                                false
-                            }
+                        if self
+                            .lanes
+                            .get(lane)
+                            .is_some_and(|l| !l.ctx.request_id.is_empty())
+                        {
+                            self.unusable.streak = 0;
+                            self.invalid_invocation(lane, reason);
+                            true
+                        } else {
+                            self.unusable(lane, reason, now);
+                            false
                         }
                     }
                 }
             }
             _ if request.answers_invocation() => {
                 let resent = request.was_resent();
-                let id = self
-                    .lanes
-                    .get(lane)
-                    .map(|l| l.ctx.request_id.clone())
-                    .unwrap_or_default();
+                let id = Id::EMPTY;
                 match status {
                     _ if ok => {}
                     // After a resend, a refusal means the first copy was delivered.
                     400 | 403 | 410 if resent => {}
-                    410 => self.notice(Notice::TimedOut { request_id: id }),
+                    410 => self.lane_notice(lane, Notice::TimedOut { request_id: id }),
                     413 if matches!(
                         request,
                         Request::Answer { body: true, .. } | Request::Stream
                     ) =>
                     {
-                        self.notice(Notice::TooLarge { request_id: id });
+                        self.lane_notice(lane, Notice::TooLarge { request_id: id });
                         self.queue(
                             lane,
                             Request::Report {
@@ -1785,10 +1798,13 @@ impl<'l> Driver<'l> {
                         });
                         return false;
                     }
-                    _ => self.notice(Notice::Refused {
-                        request_id: id,
-                        status,
-                    }),
+                    _ => self.lane_notice(
+                        lane,
+                        Notice::Refused {
+                            request_id: id,
+                            status,
+                        },
+                    ),
                 }
                 self.after_answer(lane);
                 // A stream's connection is not reused: the next request goes on a clean one.
@@ -1855,8 +1871,15 @@ impl<'l> Driver<'l> {
         }
     }
 
-    fn invalid_invocation(&mut self, lane: usize, request_id: Id, reason: InvalidInvocation) {
-        self.notice(Notice::InvalidInvocation { request_id, reason });
+    /// `lane`'s invocation (its context holds the request id) cannot be served: report it.
+    fn invalid_invocation(&mut self, lane: usize, reason: InvalidInvocation) {
+        self.lane_notice(
+            lane,
+            Notice::InvalidInvocation {
+                request_id: Id::EMPTY,
+                reason,
+            },
+        );
         self.queue(
             lane,
             Request::Report {
@@ -1876,9 +1899,9 @@ impl<'l> Driver<'l> {
         l.ctx.clear();
         match id {
             Some(id) => {
-                l.ctx.request_id = id.clone();
+                l.ctx.request_id = id;
                 self.unusable.streak = 0;
-                self.invalid_invocation(lane, id, reason);
+                self.invalid_invocation(lane, reason);
             }
             None => self.unusable(lane, reason, now),
         }
@@ -1917,17 +1940,15 @@ impl<'l> Driver<'l> {
     }
 
     fn reply_unreadable(&mut self, lane: usize, request: Request, error: DecodeError) {
-        let id = self
-            .lanes
-            .get(lane)
-            .map(|l| l.ctx.request_id.clone())
-            .unwrap_or_default();
         match request {
             _ if request.answers_invocation() => {
-                self.notice(Notice::ReplyUnreadable {
-                    request_id: id,
-                    error,
-                });
+                self.lane_notice(
+                    lane,
+                    Notice::ReplyUnreadable {
+                        request_id: Id::EMPTY,
+                        error,
+                    },
+                );
                 self.after_answer(lane);
             }
             Request::Report {
@@ -1952,15 +1973,13 @@ impl<'l> Driver<'l> {
 
     fn reply_timed_out(&mut self, lane: usize, request: Request, waited_ms: u64) {
         if request.answers_invocation() {
-            let request_id = self
-                .lanes
-                .get(lane)
-                .map(|l| l.ctx.request_id.clone())
-                .unwrap_or_default();
-            self.notice(Notice::ReplyTimedOut {
-                request_id,
-                waited_ms,
-            });
+            self.lane_notice(
+                lane,
+                Notice::ReplyTimedOut {
+                    request_id: Id::EMPTY,
+                    waited_ms,
+                },
+            );
             self.after_answer(lane);
             return;
         }
@@ -2036,7 +2055,10 @@ fn encode_report(
     report: Report,
     out: &mut [u8],
 ) -> Result<usize, BufferTooSmall> {
-    let mut text: String<256> = String::new();
+    // The texts with values are written with the request encoder's `Writer` (not
+    // `core::fmt`): `message` is empty for those, and the text is in `text`.
+    let mut text = [0u8; 256];
+    let mut w = Writer::new(&mut text);
     let (error_type, message): (&str, &str) = match report {
         Report::InvalidInvocation(reason) => (error_type::INVALID_INVOCATION, reason.as_str()),
         Report::TooLarge => (
@@ -2044,11 +2066,12 @@ fn encode_report(
             "the Runtime API refused the response as too large (413)",
         ),
         Report::OverMax { len, max } => {
-            let _ = write!(
-                text,
-                "the response is {len} bytes, over the maximum of {max} bytes"
-            );
-            (error_type::RESPONSE_TOO_LARGE, text.as_str())
+            w.put(b"the response is ");
+            w.dec(len);
+            w.put(b" bytes, over the maximum of ");
+            w.dec(max);
+            w.put(b" bytes");
+            (error_type::RESPONSE_TOO_LARGE, "")
         }
         Report::InvalidContentType => (
             error_type::INVALID_RESPONSE,
@@ -2059,27 +2082,25 @@ fn encode_report(
             "the connection was lost before the response stream reached the Runtime API",
         ),
         Report::InvalidConfig(invalid) => {
-            let _ = write!(text, "{invalid}");
-            (error_type::INVALID_CONFIG, text.as_str())
+            w.put(invalid.name.as_bytes());
+            w.put(b" is invalid: expected ");
+            w.put(invalid.expected.as_bytes());
+            (error_type::INVALID_CONFIG, "")
         }
-        Report::Extension(status) => {
-            match status {
-                Some(s) => {
-                    // As a u64: u16's Display would be code of its own.
-                    let _ = write!(
-                        text,
-                        "the extension registration was answered {}",
-                        u64::from(s)
-                    );
-                }
-                None => {
-                    let _ = text.push_str(
-                        "the extension registration returned no valid Lambda-Extension-Identifier",
-                    );
-                }
-            }
-            (error_type::EXTENSION_REGISTRATION, text.as_str())
+        Report::Extension(Some(status)) => {
+            w.put(b"the extension registration was answered ");
+            w.dec(u64::from(status));
+            (error_type::EXTENSION_REGISTRATION, "")
         }
+        Report::Extension(None) => (
+            error_type::EXTENSION_REGISTRATION,
+            "the extension registration returned no valid Lambda-Extension-Identifier",
+        ),
+    };
+    let n = w.finish().unwrap_or(0);
+    let message = match message {
+        "" => core::str::from_utf8(text.get(..n).unwrap_or_default()).unwrap_or_default(),
+        m => m,
     };
     let target = if report.is_invocation() {
         ErrorTarget::Invocation {

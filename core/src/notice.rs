@@ -131,6 +131,24 @@ impl Notice {
     }
 }
 
+impl Notice {
+    /// The invocation's id, for the driver to fill in.
+    pub(crate) fn request_id_mut(&mut self) -> Option<&mut Id> {
+        match self {
+            Notice::Warnings { request_id, .. }
+            | Notice::InvalidInvocation { request_id, .. }
+            | Notice::Refused { request_id, .. }
+            | Notice::TimedOut { request_id }
+            | Notice::TooLarge { request_id }
+            | Notice::ResponseOverMax { request_id, .. }
+            | Notice::ReplyUnreadable { request_id, .. }
+            | Notice::ReplyTimedOut { request_id, .. }
+            | Notice::AnswerLost { request_id } => Some(request_id),
+            _ => None,
+        }
+    }
+}
+
 // Numbers are written as `u64` (or `usize`) whatever their type: each integer type's
 // `Display` is code of its own, and those two are linked anyway.
 impl fmt::Display for Notice {
@@ -145,15 +163,18 @@ impl fmt::Display for Notice {
                 }
                 Ok(())
             }
+            // Inner values as `&str`: their own `Display` would be code of its own.
             Notice::InvalidInvocation { reason, .. } => write!(
                 f,
-                "invalid invocation ({reason}); reporting {}",
+                "invalid invocation ({}); reporting {}",
+                reason.as_str(),
                 error_type::INVALID_INVOCATION
             ),
             Notice::Unusable { reason, count } => write!(
                 f,
-                "malformed /next response without a request id ({reason}); polling again \
+                "malformed /next response without a request id ({}); polling again \
                  ({} since the last report)",
+                reason.as_str(),
                 u64::from(*count)
             ),
             Notice::Refused { status, .. } => {
@@ -177,7 +198,11 @@ impl fmt::Display for Notice {
                 error_type::RESPONSE_TOO_LARGE
             ),
             Notice::ReplyUnreadable { error, .. } => {
-                write!(f, "the reply to the answer could not be read ({error})")
+                write!(
+                    f,
+                    "the reply to the answer could not be read ({})",
+                    error.as_str()
+                )
             }
             Notice::ReplyTimedOut { waited_ms, .. } => write!(
                 f,
@@ -198,7 +223,11 @@ impl fmt::Display for Notice {
                 "AWS_LAMBDA_MAX_CONCURRENCY={}: this transport serves {serving} at a time",
                 u64::from(*requested)
             ),
-            Notice::IgnoredSetting(invalid) => write!(f, "{invalid}; using the default"),
+            Notice::IgnoredSetting(invalid) => write!(
+                f,
+                "{} is invalid: expected {}; using the default",
+                invalid.name, invalid.expected
+            ),
             Notice::ShuttingDown => {
                 f.write_str("SIGTERM: finishing in-flight invocations, then exiting")
             }
@@ -272,7 +301,13 @@ impl fmt::Display for Exit {
         match self {
             Exit::Shutdown => f.write_str("shut down after SIGTERM"),
             Exit::InvalidConfig(invalid) => {
-                write!(f, "init failed: {}: {invalid}", error_type::INVALID_CONFIG)
+                write!(
+                    f,
+                    "init failed: {}: {} is invalid: expected {}",
+                    error_type::INVALID_CONFIG,
+                    invalid.name,
+                    invalid.expected
+                )
             }
             Exit::InitFailed => f.write_str("exiting: initialisation failed (reported)"),
             Exit::RestoreFailed => f.write_str("exiting: an after-restore hook failed (reported)"),
