@@ -78,7 +78,7 @@ impl<'a> Reader<'a> {
         loop {
             let start = self.pos;
             let mut key = String::new();
-            let key = match self.string(&mut |c| key.push(c).map_err(|_| ())) {
+            let key = match self.string(&mut |p| key.push_str(p).map_err(drop)) {
                 Some(true) => Key::Short(key),
                 Some(false) => Key::Long,
                 // Not UTF-8, or a lone surrogate: no known name, and (as serde reads keys it
@@ -105,7 +105,7 @@ impl<'a> Reader<'a> {
     /// A string into `out` (`None` when it does not fit or is not a string).
     pub(crate) fn string_into<const N: usize>(&mut self, out: &mut String<N>) -> Option<()> {
         out.clear();
-        self.string(&mut |c| out.push(c).map_err(|_| ()))?
+        self.string(&mut |p| out.push_str(p).map_err(drop))?
             .then_some(())
     }
 
@@ -130,10 +130,12 @@ impl<'a> Reader<'a> {
         Some(Some(s))
     }
 
-    /// Reads a string, handing each character to `push`; `Some(false)` when `push` refused one
-    /// (the rest is still read), `None` when it is not a valid JSON string.
+    /// Reads a string, handing it to `push` in pieces (each run of plain characters, each
+    /// escaped character: one `push_str` each, not one `push` per character); `Some(false)`
+    /// when `push` refused one (the rest is still read), `None` when it is not a valid JSON
+    /// string.
     /// (`push` is a `dyn` for the reason `object`'s member is.)
-    fn string(&mut self, push: &mut dyn FnMut(char) -> Result<(), ()>) -> Option<bool> {
+    fn string(&mut self, push: &mut dyn FnMut(&str) -> Result<(), ()>) -> Option<bool> {
         self.eat(b'"')?;
         let mut fits = true;
         loop {
@@ -144,9 +146,7 @@ impl<'a> Reader<'a> {
                 .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
                 .unwrap_or(rest.len());
             let plain = core::str::from_utf8(rest.get(..run)?).ok()?;
-            for c in plain.chars() {
-                fits &= push(c).is_ok();
-            }
+            fits &= push(plain).is_ok();
             self.pos += run;
             match self.s.get(self.pos)? {
                 b'"' => {
@@ -155,7 +155,7 @@ impl<'a> Reader<'a> {
                 }
                 b'\\' => {
                     let c = self.escape()?;
-                    fits &= push(c).is_ok();
+                    fits &= push(c.encode_utf8(&mut [0; 4])).is_ok();
                 }
                 _ => return None,
             }
