@@ -308,15 +308,18 @@ impl Context {
                         warnings |= Warnings::TENANT_ID_DROPPED;
                     }
                 }
+                // Decoded in place: these are kilobytes each, not worth a copy.
                 Field::ClientContext => {
-                    self.client_context = decode_client_context(value);
-                    if self.client_context.is_none() {
+                    let cc = self.client_context.insert(ClientContext::default());
+                    if decode_client_context(value, cc).is_none() {
+                        self.client_context = None;
                         warnings |= Warnings::CLIENT_CONTEXT_DROPPED;
                     }
                 }
                 Field::Identity => {
-                    self.identity = decode_identity(value);
-                    if self.identity.is_none() {
+                    let id = self.identity.insert(CognitoIdentity::default());
+                    if decode_identity(value, id).is_none() {
+                        self.identity = None;
                         warnings |= Warnings::IDENTITY_DROPPED;
                     }
                 }
@@ -465,7 +468,7 @@ fn set_optional<const N: usize>(field: &mut Option<String<N>>, value: &[u8]) -> 
 }
 
 /// Plain JSON, or base64 of JSON (cargo-lambda), up to [`MAX_CLIENT_CONTEXT`] bytes.
-fn decode_client_context(value: &[u8]) -> Option<ClientContext> {
+fn decode_client_context(value: &[u8], cc: &mut ClientContext) -> Option<()> {
     let mut decoded = [0u8; MAX_CLIENT_CONTEXT];
     let json: &[u8] = if value.first() == Some(&b'{') {
         if value.len() > MAX_CLIENT_CONTEXT {
@@ -477,32 +480,31 @@ fn decode_client_context(value: &[u8]) -> Option<ClientContext> {
         decoded.get(..n)?
     };
     Reader::new(json).document(|r| {
-        let mut cc = ClientContext::default();
         let mut seen = Members::default();
         r.object(&mut |r, key| {
             if key.is("client") {
                 seen.once(0)?;
-                cc.client = match r.peek_null() {
-                    true => r.null()?,
-                    false => Some(client_application(r)?),
-                };
+                if r.peek_null() {
+                    r.null::<()>()?;
+                } else {
+                    client_application(r, cc.client.insert(ClientApplication::default()))?;
+                }
             } else if key.is("custom") {
                 seen.once(1)?;
-                cc.custom = string_map(r)?;
+                string_map(r, &mut cc.custom)?;
             } else if key.is("env") {
                 seen.once(2)?;
-                cc.env = string_map(r)?;
+                string_map(r, &mut cc.env)?;
             } else {
                 r.skip()?;
             }
             Some(())
-        })?;
-        Some(cc)
+        })
     })
 }
 
-fn client_application(r: &mut Reader<'_>) -> Option<ClientApplication> {
-    let mut app = ClientApplication::default();
+/// Reads a client application into `app` (a default one).
+fn client_application(r: &mut Reader<'_>, app: &mut ClientApplication) -> Option<()> {
     let mut seen = Members::default();
     r.object(&mut |r, key| {
         let field = [
@@ -525,27 +527,24 @@ fn client_application(r: &mut Reader<'_>) -> Option<ClientApplication> {
             _ => app.app_package_name = value,
         }
         Some(())
-    })?;
-    Some(app)
+    })
 }
 
-fn string_map(r: &mut Reader<'_>) -> Option<StringMap> {
-    let mut map = StringMap::new();
+/// Reads a map of strings into `map` (an empty one).
+fn string_map(r: &mut Reader<'_>, map: &mut StringMap) -> Option<()> {
     r.object(&mut |r, key| {
         let Key::Short(k) = key else { return None };
         let mut v = String::new();
         r.string_into(&mut v)?;
         map.insert(k, v).ok().map(drop)
-    })?;
-    Some(map)
+    })
 }
 
-fn decode_identity(value: &[u8]) -> Option<CognitoIdentity> {
+fn decode_identity(value: &[u8], id: &mut CognitoIdentity) -> Option<()> {
     if value.len() > MAX_IDENTITY {
         return None;
     }
     Reader::new(value).document(|r| {
-        let mut id = CognitoIdentity::default();
         let mut seen = Members::default();
         r.object(&mut |r, key| {
             if key.is("cognitoIdentityId") {
@@ -558,8 +557,7 @@ fn decode_identity(value: &[u8]) -> Option<CognitoIdentity> {
                 r.skip()?;
             }
             Some(())
-        })?;
-        Some(id)
+        })
     })
 }
 
@@ -614,6 +612,17 @@ pub fn salvage_request_id(head: &[u8]) -> Option<Id> {
 mod tests {
     extern crate std;
     use super::*;
+
+    /// The decoders as values, for comparing with serde's.
+    fn decode_client_context(value: &[u8]) -> Option<ClientContext> {
+        let mut cc = ClientContext::default();
+        super::decode_client_context(value, &mut cc).map(|()| cc)
+    }
+
+    fn decode_identity(value: &[u8]) -> Option<CognitoIdentity> {
+        let mut id = CognitoIdentity::default();
+        super::decode_identity(value, &mut id).map(|()| id)
+    }
     use std::format;
     use std::vec::Vec;
 
@@ -978,6 +987,7 @@ Lambda-Runtime-Aws-Request-Id: other\r\n";
 
     mod against_serde {
         use super::super::*;
+        use super::{decode_client_context, decode_identity};
         use proptest::prelude::*;
         use serde_json::{Map, Value, json};
         extern crate std;
