@@ -485,7 +485,7 @@ fn decode_client_context(value: &[u8], cc: &mut ClientContext) -> Option<()> {
             if key.is("client") {
                 seen.once(0)?;
                 if r.peek_null() {
-                    r.null::<()>()?;
+                    r.null()?;
                 } else {
                     client_application(r, cc.client.insert(ClientApplication::default()))?;
                 }
@@ -518,15 +518,13 @@ fn client_application(r: &mut Reader<'_>, app: &mut ClientApplication) -> Option
         .position(|name| key.is(name));
         let Some(i) = field else { return r.skip() };
         seen.once(i)?;
-        let value = r.optional()?;
-        match i {
-            0 => app.installation_id = value,
-            1 => app.app_title = value,
-            2 => app.app_version_name = value,
-            3 => app.app_version_code = value,
-            _ => app.app_package_name = value,
-        }
-        Some(())
+        r.optional_into(match i {
+            0 => &mut app.installation_id,
+            1 => &mut app.app_title,
+            2 => &mut app.app_version_name,
+            3 => &mut app.app_version_code,
+            _ => &mut app.app_package_name,
+        })
     })
 }
 
@@ -549,10 +547,10 @@ fn decode_identity(value: &[u8], id: &mut CognitoIdentity) -> Option<()> {
         r.object(&mut |r, key| {
             if key.is("cognitoIdentityId") {
                 seen.once(0)?;
-                id.identity_id = r.optional()?;
+                r.optional_into(&mut id.identity_id)?;
             } else if key.is("cognitoIdentityPoolId") {
                 seen.once(1)?;
-                id.identity_pool_id = r.optional()?;
+                r.optional_into(&mut id.identity_pool_id)?;
             } else {
                 r.skip()?;
             }

@@ -114,20 +114,22 @@ impl<'a> Reader<'a> {
         self.peek() == Some(b'n')
     }
 
-    /// Reads `null` as an absent value (`Some(None)`).
-    pub(crate) fn null<T>(&mut self) -> Option<Option<T>> {
-        self.literal(b"null")?;
-        Some(None)
+    /// Reads `null`.
+    pub(crate) fn null(&mut self) -> Option<()> {
+        self.literal(b"null")
     }
 
-    /// `null` (`None`) or a string that fits.
-    pub(crate) fn optional<const N: usize>(&mut self) -> Option<Option<String<N>>> {
+    /// `null` (`None`) or a string that fits, into `slot` in place (a string is not built
+    /// apart and moved in).
+    pub(crate) fn optional_into<const N: usize>(
+        &mut self,
+        slot: &mut Option<String<N>>,
+    ) -> Option<()> {
         if self.peek_null() {
+            *slot = None;
             return self.null();
         }
-        let mut s = String::new();
-        self.string_into(&mut s)?;
-        Some(Some(s))
+        self.string_into(slot.insert(String::new()))
     }
 
     /// Reads a string, handing it to `push` in pieces (each run of plain characters, each
