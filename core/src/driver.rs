@@ -37,7 +37,7 @@ use core::ops::Range;
 use heapless::{Deque, String};
 
 use crate::buf::{BufferTooSmall, Writer, eq_ignore_case};
-use crate::config::{Config, InitType, Invalid};
+use crate::config::{Config, InitType};
 use crate::context::{Context, InvalidInvocation, Warnings, salvage_request_id};
 use crate::endpoint::Endpoint;
 use crate::error_type;
@@ -207,25 +207,28 @@ impl Request {
     }
 }
 
-/// Error reports the driver writes itself.
+/// Error reports the driver writes itself. What the config says (the maximum response, the
+/// invalid setting) is read from it when the report is encoded, not carried here: a smaller
+/// `Report` makes every `Request` and `Step` smaller, and they are copied all over the driver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Report {
     InvalidInvocation(InvalidInvocation),
     /// 413 to the response.
     TooLarge,
+    /// The response's length, over `Config::max_response`.
     OverMax {
         len: u64,
-        max: u64,
     },
     InvalidContentType,
     StreamLost,
-    InvalidConfig(Invalid),
+    /// `Config::invalid`.
+    InvalidConfig,
     Extension(Option<u16>),
 }
 
 impl Report {
     fn is_invocation(self) -> bool {
-        !matches!(self, Report::InvalidConfig(_) | Report::Extension(_))
+        !matches!(self, Report::InvalidConfig | Report::Extension(_))
     }
 }
 
@@ -522,7 +525,7 @@ impl<'l> Driver<'l> {
             });
         }
         if let Some(invalid) = driver.config.invalid() {
-            driver.fail(Exit::InvalidConfig(invalid), Report::InvalidConfig(invalid));
+            driver.fail(Exit::InvalidConfig(invalid), Report::InvalidConfig);
         }
         Ok(driver)
     }
@@ -740,10 +743,9 @@ impl<'l> Driver<'l> {
             }
             Request::Answer { len, body, .. } => (len, body),
             Request::PhaseError { len, .. } => (len, false),
-            Request::Report { report, .. } => (
-                encode_report(&self.config.endpoint, &l.ctx, report, out)?,
-                false,
-            ),
+            Request::Report { report, .. } => {
+                (encode_report(&self.config, &l.ctx, report, out)?, false)
+            }
             Request::RestoreNext => (request::restore_next(&self.config.endpoint, out)?, false),
             Request::Register { .. } => (
                 fits(request::extension_register(
@@ -1008,10 +1010,7 @@ impl<'l> Driver<'l> {
                         },
                     );
                     Request::Report {
-                        report: Report::OverMax {
-                            len,
-                            max: max_response,
-                        },
+                        report: Report::OverMax { len },
                         resent: false,
                     }
                 } else {
@@ -1820,7 +1819,7 @@ impl<'l> Driver<'l> {
                 false
             }
             Request::Report { report, .. } => {
-                if let Report::InvalidConfig(invalid) = report {
+                if let (Report::InvalidConfig, Some(invalid)) = (report, self.config.invalid()) {
                     self.exit(Exit::InvalidConfig(invalid));
                 }
                 false
@@ -1952,9 +1951,13 @@ impl<'l> Driver<'l> {
                 self.after_answer(lane);
             }
             Request::Report {
-                report: Report::InvalidConfig(invalid),
+                report: Report::InvalidConfig,
                 ..
-            } => self.exit(Exit::InvalidConfig(invalid)),
+            } => {
+                if let Some(invalid) = self.config.invalid() {
+                    self.exit(Exit::InvalidConfig(invalid));
+                }
+            }
             Request::Report { .. } | Request::Register { .. } => self.exit(Exit::ExtensionFailed),
             // Answers were handled above.
             Request::Answer { .. } | Request::Stream => self.after_answer(lane),
@@ -2050,7 +2053,7 @@ fn fits(r: Result<usize, EncodeError>) -> Result<usize, BufferTooSmall> {
 }
 
 fn encode_report(
-    ep: &Endpoint,
+    config: &Config,
     ctx: &Context,
     report: Report,
     out: &mut [u8],
@@ -2065,11 +2068,11 @@ fn encode_report(
             error_type::RESPONSE_TOO_LARGE,
             "the Runtime API refused the response as too large (413)",
         ),
-        Report::OverMax { len, max } => {
+        Report::OverMax { len } => {
             w.put(b"the response is ");
             w.dec(len);
             w.put(b" bytes, over the maximum of ");
-            w.dec(max);
+            w.dec(config.max_response);
             w.put(b" bytes");
             (error_type::RESPONSE_TOO_LARGE, "")
         }
@@ -2081,10 +2084,12 @@ fn encode_report(
             error_type::STREAM_LOST,
             "the connection was lost before the response stream reached the Runtime API",
         ),
-        Report::InvalidConfig(invalid) => {
-            w.put(invalid.name.as_bytes());
-            w.put(b" is invalid: expected ");
-            w.put(invalid.expected.as_bytes());
+        Report::InvalidConfig => {
+            if let Some(invalid) = config.invalid() {
+                w.put(invalid.name.as_bytes());
+                w.put(b" is invalid: expected ");
+                w.put(invalid.expected.as_bytes());
+            }
             (error_type::INVALID_CONFIG, "")
         }
         Report::Extension(Some(status)) => {
@@ -2110,7 +2115,13 @@ fn encode_report(
     } else {
         ErrorTarget::Init
     };
-    fits(request::error(ep, target, error_type, message, out))
+    fits(request::error(
+        &config.endpoint,
+        target,
+        error_type,
+        message,
+        out,
+    ))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
