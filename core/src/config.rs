@@ -68,20 +68,25 @@ impl LogLevel {
 
     /// Parses a level name, ignoring case (`WARNING` is `WARN`).
     pub fn parse(s: &str) -> Option<LogLevel> {
-        const NAMES: [(&str, LogLevel); 7] = [
-            ("TRACE", LogLevel::Trace),
-            ("DEBUG", LogLevel::Debug),
-            ("INFO", LogLevel::Info),
-            ("WARN", LogLevel::Warn),
-            ("WARNING", LogLevel::Warn),
-            ("ERROR", LogLevel::Error),
-            ("FATAL", LogLevel::Fatal),
+        // The names packed in one string, 7 bytes each, space-padded: a table of `&str` would
+        // cost a relocation per entry in a position-independent binary.
+        const NAMES: &[u8; 49] = b"TRACE  DEBUG  INFO   WARN   WARNINGERROR  FATAL  ";
+        const LEVELS: [LogLevel; 7] = [
+            LogLevel::Trace,
+            LogLevel::Debug,
+            LogLevel::Info,
+            LogLevel::Warn,
+            LogLevel::Warn,
+            LogLevel::Error,
+            LogLevel::Fatal,
         ];
-        let s = s.trim_ascii();
-        NAMES
+        let s = s.trim_ascii().as_bytes();
+        let (names, _) = NAMES.as_chunks::<7>();
+        names
             .iter()
-            .find(|(n, _)| eq_ignore_case(n.as_bytes(), s.as_bytes()))
-            .map(|(_, l)| *l)
+            .zip(LEVELS)
+            .find(|(n, _)| eq_ignore_case(n.trim_ascii_end(), s))
+            .map(|(_, l)| l)
     }
 }
 

@@ -138,28 +138,19 @@ impl Warnings {
     /// The Cognito identity did not parse or was over [`MAX_IDENTITY`].
     pub const IDENTITY_DROPPED: Warnings = Warnings(16);
 
-    const ALL: [(Warnings, &'static str); 5] = [
-        (
-            Warnings::ARN_DROPPED,
-            "function ARN dropped (too long or not UTF-8)",
-        ),
-        (
-            Warnings::TRACE_ID_DROPPED,
-            "trace id dropped (too long or not UTF-8)",
-        ),
-        (
-            Warnings::TENANT_ID_DROPPED,
-            "tenant id dropped (too long or not UTF-8)",
-        ),
-        (
-            Warnings::CLIENT_CONTEXT_DROPPED,
-            "client context dropped (not JSON or base64 JSON of the expected shape, or too large)",
-        ),
-        (
-            Warnings::IDENTITY_DROPPED,
-            "cognito identity dropped (not JSON of the expected shape, or too large)",
-        ),
-    ];
+    /// The message of warning bit `bit` (a `match`, not a table of `&str`: that would cost a
+    /// relocation per entry in a position-independent binary).
+    fn message(bit: u32) -> &'static str {
+        match bit {
+            0 => "function ARN dropped (too long or not UTF-8)",
+            1 => "trace id dropped (too long or not UTF-8)",
+            2 => "tenant id dropped (too long or not UTF-8)",
+            3 => {
+                "client context dropped (not JSON or base64 JSON of the expected shape, or too large)"
+            }
+            _ => "cognito identity dropped (not JSON of the expected shape, or too large)",
+        }
+    }
 
     /// Whether there is no warning.
     pub fn is_empty(self) -> bool {
@@ -173,10 +164,9 @@ impl Warnings {
 
     /// One line of text per warning set.
     pub fn messages(self) -> impl Iterator<Item = &'static str> {
-        Warnings::ALL
-            .iter()
-            .filter(move |(w, _)| self.contains(*w))
-            .map(|(_, m)| *m)
+        (0..5)
+            .filter(move |bit| self.0 & (1 << bit) != 0)
+            .map(Warnings::message)
     }
 }
 
@@ -507,15 +497,17 @@ fn decode_client_context(value: &[u8], cc: &mut ClientContext) -> Option<()> {
 fn client_application(r: &mut Reader<'_>, app: &mut ClientApplication) -> Option<()> {
     let mut seen = Members::default();
     r.object(&mut |r, key| {
-        let field = [
-            "installation_id",
-            "app_title",
-            "app_version_name",
-            "app_version_code",
-            "app_package_name",
-        ]
-        .iter()
-        .position(|name| key.is(name));
+        // Names packed in one string, 16 bytes each, space-padded: a table of `&str` would cost a
+        // relocation per entry in a position-independent binary.
+        const NAMES: &[u8; 80] =
+            b"installation_id app_title       app_version_nameapp_version_codeapp_package_name";
+        let (names, _) = NAMES.as_chunks::<16>();
+        let field = match &key {
+            Key::Short(k) => names
+                .iter()
+                .position(|name| name.trim_ascii_end() == k.as_bytes()),
+            Key::Long => None,
+        };
         let Some(i) = field else { return r.skip() };
         seen.once(i)?;
         r.optional_into(match i {

@@ -72,20 +72,26 @@ fn check(v: &str) -> Result<(), EncodeError> {
     }
 }
 
-const RUNTIME: &[u8] = b"/2018-06-01/runtime/";
 pub(crate) const INVOCATION: &[u8] = b"/2018-06-01/runtime/invocation/";
-const EXTENSION: &[u8] = b"/2020-01-01/extension/";
 
-/// Request line and the headers every request has. `method` ends with its space; the path
-/// comes in as few pieces as possible (each is a copy on a path taken twice per invocation).
-// `start`, `header` and `response_head` run for every invocation: they write inline.
-fn start(w: &mut Writer<'_>, method: &[u8], ep: &Endpoint, path: &[&[u8]]) {
-    w.put_inline(method);
-    w.put_inline(ep.prefix().as_bytes());
-    for piece in path {
-        w.put_inline(piece);
-    }
-    w.put_inline(ep.line_end());
+/// Request line and the headers every request has, for a fixed path (one literal each: a
+/// constant list of pieces would cost a relocation per piece in a position-independent
+/// binary). `method` ends with its space.
+// `header` and `response_head` run for every invocation: they write inline. `start` no longer
+// does (`GET /next` is encoded once, by the driver).
+fn start(w: &mut Writer<'_>, method: &[u8], ep: &Endpoint, path: &[u8]) {
+    w.put(method);
+    w.put(ep.prefix().as_bytes());
+    w.put(path);
+    w.put(ep.line_end());
+}
+
+/// [`start`] for `POST` to one invocation's `suffix` (`/response`, `/error`).
+fn start_invocation(w: &mut Writer<'_>, ep: &Endpoint, request_id: &Id, suffix: &[u8]) {
+    w.put(ep.post_invocation());
+    w.put(request_id.as_bytes());
+    w.put(suffix);
+    w.put(ep.line_end());
 }
 
 fn header(w: &mut Writer<'_>, name: &[u8], value: &[u8]) {
@@ -104,12 +110,7 @@ fn invocation_id_header(w: &mut Writer<'_>, invocation_id: Option<&Id>) {
 /// `GET /2018-06-01/runtime/invocation/next`.
 pub fn next(ep: &Endpoint, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
     let mut w = Writer::new(out);
-    start(
-        &mut w,
-        b"GET ",
-        ep,
-        &[b"/2018-06-01/runtime/invocation/next"],
-    );
+    start(&mut w, b"GET ", ep, b"/2018-06-01/runtime/invocation/next");
     w.put(b"\r\n");
     w.finish()
 }
@@ -172,12 +173,7 @@ pub fn stream_head(
 ) -> Result<usize, EncodeError> {
     check(content_type)?;
     let mut w = Writer::new(out);
-    start(
-        &mut w,
-        b"POST ",
-        ep,
-        &[INVOCATION, request_id.as_bytes(), b"/response"],
-    );
+    start_invocation(&mut w, ep, request_id, b"/response");
     invocation_id_header(&mut w, invocation_id);
     header(&mut w, b"Content-Type", content_type.as_bytes());
     w.put(
@@ -311,16 +307,11 @@ pub fn error(
             request_id,
             invocation_id,
         } => {
-            start(
-                &mut w,
-                b"POST ",
-                ep,
-                &[INVOCATION, request_id.as_bytes(), b"/error"],
-            );
+            start_invocation(&mut w, ep, request_id, b"/error");
             invocation_id_header(&mut w, invocation_id);
         }
-        ErrorTarget::Init => start(&mut w, b"POST ", ep, &[RUNTIME, b"init/error"]),
-        ErrorTarget::Restore => start(&mut w, b"POST ", ep, &[RUNTIME, b"restore/error"]),
+        ErrorTarget::Init => start(&mut w, b"POST ", ep, b"/2018-06-01/runtime/init/error"),
+        ErrorTarget::Restore => start(&mut w, b"POST ", ep, b"/2018-06-01/runtime/restore/error"),
     }
     header(
         &mut w,
@@ -339,7 +330,7 @@ pub fn error(
 /// `GET /2018-06-01/runtime/restore/next` (SnapStart).
 pub fn restore_next(ep: &Endpoint, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
     let mut w = Writer::new(out);
-    start(&mut w, b"GET ", ep, &[RUNTIME, b"restore/next"]);
+    start(&mut w, b"GET ", ep, b"/2018-06-01/runtime/restore/next");
     w.put(b"\r\n");
     w.finish()
 }
@@ -350,7 +341,7 @@ pub fn extension_register(ep: &Endpoint, name: &str, out: &mut [u8]) -> Result<u
     check(name)?;
     const BODY: &[u8] = b"{\"events\":[]}";
     let mut w = Writer::new(out);
-    start(&mut w, b"POST ", ep, &[EXTENSION, b"register"]);
+    start(&mut w, b"POST ", ep, b"/2020-01-01/extension/register");
     header(&mut w, b"Lambda-Extension-Name", name.as_bytes());
     w.put(b"Content-Type: application/json\r\nContent-Length: ");
     w.dec(BODY.len() as u64);
@@ -367,7 +358,7 @@ pub fn extension_next(
 ) -> Result<usize, EncodeError> {
     check(identifier)?;
     let mut w = Writer::new(out);
-    start(&mut w, b"GET ", ep, &[EXTENSION, b"event/next"]);
+    start(&mut w, b"GET ", ep, b"/2020-01-01/extension/event/next");
     header(
         &mut w,
         b"Lambda-Extension-Identifier",
