@@ -7,7 +7,6 @@ use core::fmt;
 
 use crate::config::{Invalid, LogLevel};
 use crate::context::{InvalidInvocation, Warnings};
-use crate::error_type;
 use crate::id::Id;
 use crate::response::DecodeError;
 
@@ -23,7 +22,7 @@ pub enum Notice {
         warnings: Warnings,
     },
     /// A `/next` response that cannot be served but whose request id is known: it is answered
-    /// with `/error` ([`error_type::INVALID_INVOCATION`]).
+    /// with `/error` ([`error_type::INVALID_INVOCATION`](crate::error_type::INVALID_INVOCATION)).
     InvalidInvocation {
         /// The invocation.
         request_id: Id,
@@ -163,12 +162,13 @@ impl fmt::Display for Notice {
                 }
                 Ok(())
             }
-            // Inner values as `&str`: their own `Display` would be code of its own.
+            // Inner values as `&str`: their own `Display` would be code of its own. The error
+            // types are spelt out in the text (a test checks them against `error_type`): as
+            // arguments, each would be a static `&str` with a relocation in a PIE.
             Notice::InvalidInvocation { reason, .. } => write!(
                 f,
-                "invalid invocation ({}); reporting {}",
+                "invalid invocation ({}); reporting Runtime.InvalidInvocation",
                 reason.as_str(),
-                error_type::INVALID_INVOCATION
             ),
             Notice::Unusable { reason, count } => write!(
                 f,
@@ -187,15 +187,14 @@ impl fmt::Display for Notice {
             Notice::TimedOut { .. } => {
                 f.write_str("invocation timed out (410 Gone); serving the next one")
             }
-            Notice::TooLarge { .. } => write!(
-                f,
-                "the Runtime API refused the response as too large (413); reporting {}",
-                error_type::RESPONSE_TOO_LARGE
+            Notice::TooLarge { .. } => f.write_str(
+                "the Runtime API refused the response as too large (413); reporting \
+                 Function.ResponseSizeTooLarge",
             ),
             Notice::ResponseOverMax { len, max, .. } => write!(
                 f,
-                "the response is {len} bytes, over the maximum of {max}; reporting {}",
-                error_type::RESPONSE_TOO_LARGE
+                "the response is {len} bytes, over the maximum of {max}; reporting \
+                 Function.ResponseSizeTooLarge"
             ),
             Notice::ReplyUnreadable { error, .. } => {
                 write!(
@@ -303,10 +302,8 @@ impl fmt::Display for Exit {
             Exit::InvalidConfig(invalid) => {
                 write!(
                     f,
-                    "init failed: {}: {} is invalid: expected {}",
-                    error_type::INVALID_CONFIG,
-                    invalid.name,
-                    invalid.expected
+                    "init failed: Runtime.InvalidConfig: {} is invalid: expected {}",
+                    invalid.name, invalid.expected
                 )
             }
             Exit::InitFailed => f.write_str("exiting: initialisation failed (reported)"),
@@ -325,5 +322,66 @@ impl fmt::Display for Exit {
                 "cannot reach the Runtime API (gave up after {after_ms} ms)"
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use crate::error_type;
+    use std::format;
+
+    #[test]
+    fn texts_name_the_error_types_reported() {
+        let id = Id::EMPTY;
+        let reason = InvalidInvocation::MissingDeadline;
+        let invalid = Invalid {
+            name: "X",
+            expected: "y",
+        };
+        let texts = [
+            (
+                format!(
+                    "{}",
+                    Notice::InvalidInvocation {
+                        request_id: id.clone(),
+                        reason
+                    }
+                ),
+                error_type::INVALID_INVOCATION,
+            ),
+            (
+                format!(
+                    "{}",
+                    Notice::TooLarge {
+                        request_id: id.clone()
+                    }
+                ),
+                error_type::RESPONSE_TOO_LARGE,
+            ),
+            (
+                format!(
+                    "{}",
+                    Notice::ResponseOverMax {
+                        request_id: id,
+                        len: 2,
+                        max: 1
+                    }
+                ),
+                error_type::RESPONSE_TOO_LARGE,
+            ),
+            (
+                format!("{}", Exit::InvalidConfig(invalid)),
+                error_type::INVALID_CONFIG,
+            ),
+        ];
+        for (text, error_type) in texts {
+            assert!(text.contains(error_type), "{text}");
+        }
+        assert_eq!(
+            format!("{}", Exit::InvalidConfig(invalid)),
+            "init failed: Runtime.InvalidConfig: X is invalid: expected y"
+        );
     }
 }
