@@ -486,7 +486,7 @@ fn decode_client_context(value: &[u8], cc: &mut ClientContext) -> Option<()> {
                 seen.once(2)?;
                 string_map(r, &mut cc.env)?;
             } else {
-                r.skip()?;
+                r.skip_at(0)?;
             }
             Some(())
         })
@@ -508,7 +508,7 @@ fn client_application(r: &mut Reader<'_>, app: &mut ClientApplication) -> Option
                 .position(|name| name.trim_ascii_end() == k.as_bytes()),
             Key::Long => None,
         };
-        let Some(i) = field else { return r.skip() };
+        let Some(i) = field else { return r.skip_at(0) };
         seen.once(i)?;
         r.optional_into(match i {
             0 => &mut app.installation_id,
@@ -544,7 +544,7 @@ fn decode_identity(value: &[u8], id: &mut CognitoIdentity) -> Option<()> {
                 seen.once(1)?;
                 r.optional_into(&mut id.identity_pool_id)?;
             } else {
-                r.skip()?;
+                r.skip_at(0)?;
             }
             Some(())
         })

@@ -241,12 +241,9 @@ impl<'a> Reader<'a> {
         Some(n)
     }
 
-    /// Skips any one value.
-    pub(crate) fn skip(&mut self) -> Option<()> {
-        self.skip_at(0)
-    }
-
-    fn skip_at(&mut self, depth: u32) -> Option<()> {
+    /// Skips any one value, `depth` deep in the document (callers start at 0; no wrapper
+    /// for that: a function of its own costs its unwind entry).
+    pub(crate) fn skip_at(&mut self, depth: u32) -> Option<()> {
         if depth > MAX_DEPTH {
             return None;
         }
