@@ -1360,9 +1360,11 @@ impl<'l> Driver<'l> {
         if matches!(self.phase, Phase::Exited { .. }) {
             return None;
         }
-        self.lanes
-            .iter()
-            .filter_map(|l| match l.step {
+        // A plain loop: an iterator chain left its closure out of line (code and an unwind
+        // entry of its own).
+        let mut next: Option<Instant> = None;
+        for l in self.lanes.iter() {
+            let due = match l.step {
                 Step::Queued { at, .. } => at,
                 Step::Awaiting {
                     timeout,
@@ -1370,8 +1372,14 @@ impl<'l> Driver<'l> {
                     ..
                 } => timeout,
                 _ => None,
-            })
-            .min()
+            };
+            if let Some(t) = due
+                && next.is_none_or(|n| t < n)
+            {
+                next = Some(t);
+            }
+        }
+        next
     }
 
     /// Time passed: pauses that are over let their request go out (ask

@@ -276,11 +276,14 @@ fn is_ipv6(host: &[u8]) -> bool {
         && addr
             .iter()
             .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
-    let zone_ok = zone.is_none_or(|z| {
-        !z.is_empty()
-            && z.iter()
-                .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-    });
+    let zone_ok = match zone {
+        None => true,
+        Some(z) => {
+            !z.is_empty()
+                && z.iter()
+                    .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        }
+    };
     addr_ok && zone_ok
 }
 
