@@ -249,35 +249,23 @@ impl<'a> Reader<'a> {
         }
         match self.peek()? {
             b'"' => self.skip_string(),
-            b'{' => {
+            // Objects and arrays share one loop: an object's members have a key first.
+            open @ (b'{' | b'[') => {
+                let object = open == b'{';
+                let close = open + 2; // `}` and `]` follow `{` and `[` two apart in ASCII.
                 self.pos += 1;
-                if self.eat(b'}').is_some() {
+                if self.eat(close).is_some() {
                     return Some(());
                 }
                 loop {
-                    self.skip_string()?;
-                    self.eat(b':')?;
-                    self.skip_at(depth + 1)?;
-                    match self.peek()? {
-                        b',' => self.pos += 1,
-                        b'}' => {
-                            self.pos += 1;
-                            return Some(());
-                        }
-                        _ => return None,
+                    if object {
+                        self.skip_string()?;
+                        self.eat(b':')?;
                     }
-                }
-            }
-            b'[' => {
-                self.pos += 1;
-                if self.eat(b']').is_some() {
-                    return Some(());
-                }
-                loop {
                     self.skip_at(depth + 1)?;
                     match self.peek()? {
                         b',' => self.pos += 1,
-                        b']' => {
+                        c if c == close => {
                             self.pos += 1;
                             return Some(());
                         }

@@ -371,21 +371,21 @@ impl Decoder {
         buf: &mut [u8],
         on_head: Option<OnHead<'_>>,
     ) -> Result<Option<Message>, DecodeError> {
-        let limits = self.limits;
-        if buf.len() < self.kept {
-            self.reset(limits);
-            return Err(DecodeError::BufferMismatch);
-        }
-        let result = match self.step(buf, on_head) {
-            Ok(Status::Complete(m)) => Ok(Some(m)),
-            Ok(Status::NeedMore { keep }) => match self.phase {
-                Phase::UntilEof => Ok(Some(self.complete(keep))),
-                Phase::Head { scanned: 0, .. } if keep == 0 => Ok(None),
-                _ => Err(DecodeError::UnexpectedEof),
-            },
-            Err(e) => Err(e),
+        // One reset for every outcome (each is code inlined).
+        let result = if buf.len() < self.kept {
+            Err(DecodeError::BufferMismatch)
+        } else {
+            match self.step(buf, on_head) {
+                Ok(Status::Complete(m)) => Ok(Some(m)),
+                Ok(Status::NeedMore { keep }) => match self.phase {
+                    Phase::UntilEof => Ok(Some(self.complete(keep))),
+                    Phase::Head { scanned: 0, .. } if keep == 0 => Ok(None),
+                    _ => Err(DecodeError::UnexpectedEof),
+                },
+                Err(e) => Err(e),
+            }
         };
-        self.reset(limits);
+        self.reset(self.limits);
         result
     }
 
