@@ -110,31 +110,20 @@ pub(crate) fn decode(input: &[u8], out: &mut [u8]) -> Option<usize> {
     if input.len() % 4 == 1 {
         return None;
     }
+    // Six bits a character into an accumulator, a byte out whenever eight are there: the
+    // bytes of whole groups and of a final partial group alike, with one `value` and one
+    // store (the bits left over at the end are dropped, as padding).
     let mut len = 0;
-    let mut push = |b: u8| -> Option<()> {
-        *out.get_mut(len)? = b;
-        len += 1;
-        Some(())
-    };
-    let mut chunks = input.chunks_exact(4);
-    for c in &mut chunks {
-        let &[a, b, c, d] = c else { continue };
-        let n = (value(a)? << 18) | (value(b)? << 12) | (value(c)? << 6) | value(d)?;
-        push((n >> 16) as u8)?;
-        push((n >> 8) as u8)?;
-        push(n as u8)?;
-    }
-    match *chunks.remainder() {
-        [a, b] => {
-            let n = (value(a)? << 18) | (value(b)? << 12);
-            push((n >> 16) as u8)?;
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    for &ch in input {
+        acc = (acc << 6) | value(ch)?;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            *out.get_mut(len)? = (acc >> bits) as u8;
+            len += 1;
         }
-        [a, b, c] => {
-            let n = (value(a)? << 18) | (value(b)? << 12) | (value(c)? << 6);
-            push((n >> 16) as u8)?;
-            push((n >> 8) as u8)?;
-        }
-        _ => {}
     }
     Some(len)
 }
