@@ -26,6 +26,9 @@ impl Key {
     }
 }
 
+/// Where [`Reader::string`] hands the pieces of a string.
+type Push<'f> = &'f mut dyn FnMut(&str) -> Result<(), ()>;
+
 pub(crate) struct Reader<'a> {
     s: &'a [u8],
     pos: usize,
@@ -78,7 +81,7 @@ impl<'a> Reader<'a> {
         loop {
             let start = self.pos;
             let mut key = String::new();
-            let key = match self.string(&mut |p| key.push_str(p).map_err(drop)) {
+            let key = match self.string(Some(&mut |p| key.push_str(p).map_err(drop))) {
                 Some(true) => Key::Short(key),
                 Some(false) => Key::Long,
                 // Not UTF-8, or a lone surrogate: no known name, and (as serde reads keys it
@@ -105,7 +108,7 @@ impl<'a> Reader<'a> {
     /// A string into `out` (`None` when it does not fit or is not a string).
     pub(crate) fn string_into<const N: usize>(&mut self, out: &mut String<N>) -> Option<()> {
         out.clear();
-        self.string(&mut |p| out.push_str(p).map_err(drop))?
+        self.string(Some(&mut |p| out.push_str(p).map_err(drop)))?
             .then_some(())
     }
 
@@ -135,9 +138,10 @@ impl<'a> Reader<'a> {
     /// Reads a string, handing it to `push` in pieces (each run of plain characters, each
     /// escaped character: one `push_str` each, not one `push` per character); `Some(false)`
     /// when `push` refused one (the rest is still read), `None` when it is not a valid JSON
-    /// string.
+    /// string. Without `push` the string is only skipped, as a serde deserializer ignores a
+    /// value: its escapes are checked, its bytes are not decoded (one loop for both).
     /// (`push` is a `dyn` for the reason `object`'s member is.)
-    fn string(&mut self, push: &mut dyn FnMut(&str) -> Result<(), ()>) -> Option<bool> {
+    fn string(&mut self, mut push: Option<Push<'_>>) -> Option<bool> {
         self.eat(b'"')?;
         let mut fits = true;
         loop {
@@ -147,8 +151,10 @@ impl<'a> Reader<'a> {
                 .iter()
                 .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
                 .unwrap_or(rest.len());
-            let plain = core::str::from_utf8(rest.get(..run)?).ok()?;
-            fits &= push(plain).is_ok();
+            if let Some(push) = &mut push {
+                let plain = core::str::from_utf8(rest.get(..run)?).ok()?;
+                fits &= push(plain).is_ok();
+            }
             self.pos += run;
             match self.s.get(self.pos)? {
                 b'"' => {
@@ -156,47 +162,24 @@ impl<'a> Reader<'a> {
                     return Some(fits);
                 }
                 b'\\' => {
-                    let c = self.escape()?;
-                    fits &= push(c.encode_utf8(&mut [0; 4])).is_ok();
-                }
-                _ => return None,
-            }
-        }
-    }
-
-    /// Skips a string nobody reads: its escapes are checked, its bytes are not decoded (as a
-    /// serde deserializer ignores a value).
-    fn skip_string(&mut self) -> Option<()> {
-        self.eat(b'"')?;
-        self.skip_string_body()
-    }
-
-    fn skip_string_body(&mut self) -> Option<()> {
-        loop {
-            let rest = self.s.get(self.pos..)?;
-            self.pos += rest
-                .iter()
-                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
-            match self.s.get(self.pos)? {
-                b'"' => {
-                    self.pos += 1;
-                    return Some(());
-                }
-                b'\\' => match self.s.get(self.pos + 1)? {
-                    b'u' => {
-                        self.pos += 2;
-                        self.hex4()?;
+                    let c = self.escape(push.is_some())?;
+                    if let Some(push) = &mut push {
+                        fits &= push(c.encode_utf8(&mut [0; 4])).is_ok();
                     }
-                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.pos += 2,
-                    _ => return None,
-                },
+                }
                 _ => return None,
             }
         }
     }
 
-    /// One escape sequence, the backslash at `pos`.
-    fn escape(&mut self) -> Option<char> {
+    /// Skips a string nobody reads (see [`string`](Reader::string)).
+    fn skip_string(&mut self) -> Option<()> {
+        self.string(None).map(drop)
+    }
+
+    /// One escape sequence, the backslash at `pos`. Unless `decode`, a `\\u` escape is only
+    /// checked to have its four hex digits (and stands for NUL).
+    fn escape(&mut self, decode: bool) -> Option<char> {
         let b = *self.s.get(self.pos + 1)?;
         self.pos += 2;
         Some(match b {
@@ -210,6 +193,9 @@ impl<'a> Reader<'a> {
             b't' => '\t',
             b'u' => {
                 let hi = self.hex4()?;
+                if !decode {
+                    return Some('\0');
+                }
                 if (0xDC00..0xE000).contains(&hi) {
                     return None;
                 }
