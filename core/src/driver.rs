@@ -2113,9 +2113,10 @@ fn encode_report(
         ),
     };
     let n = w.finish().unwrap_or(0);
-    let message = match message {
-        "" => core::str::from_utf8(text.get(..n).unwrap_or_default()).unwrap_or_default(),
-        m => m,
+    let message = if message.is_empty() {
+        core::str::from_utf8(text.get(..n).unwrap_or_default()).unwrap_or_default()
+    } else {
+        message
     };
     let target = if report.is_invocation() {
         ErrorTarget::Invocation {
