@@ -6,6 +6,8 @@
 
 use heapless::String;
 
+use crate::id::class;
+
 /// Longest host name (DNS: 253) plus room for an IPv6 literal with a zone.
 pub const MAX_HOST: usize = 255;
 /// Longest accepted path prefix.
@@ -112,7 +114,7 @@ impl Endpoint {
         while let [p @ .., b'/'] = prefix {
             prefix = p;
         }
-        if !prefix.iter().all(|&b| is_path_byte(b)) {
+        if !prefix.iter().all(|&b| class::of(b) & class::PATH != 0) {
             return Err(EndpointError::InvalidPrefix);
         }
         let (host, port, ipv6) = if let [b'[', v6 @ ..] = authority {
@@ -243,10 +245,6 @@ fn append(v: &mut heapless::vec::VecView<u8>, pieces: &[&[u8]]) -> Result<(), ()
     Ok(())
 }
 
-fn is_path_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"/-._~!$&'()*+,;=:@%".contains(&b)
-}
-
 fn is_hostname(host: &[u8]) -> bool {
     if host.is_empty() || host.len() > 253 {
         return false;
@@ -255,9 +253,7 @@ fn is_hostname(host: &[u8]) -> bool {
         label.len() <= 63
             && !matches!(label.first(), None | Some(b'-'))
             && label.last() != Some(&b'-')
-            && label
-                .iter()
-                .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            && label.iter().all(|&b| class::of(b) & class::HOST != 0)
     })
 }
 
@@ -273,16 +269,10 @@ fn is_ipv6(host: &[u8]) -> bool {
     };
     let addr_ok = addr.len() >= 2
         && addr.contains(&b':')
-        && addr
-            .iter()
-            .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+        && addr.iter().all(|&b| class::of(b) & class::V6 != 0);
     let zone_ok = match zone {
         None => true,
-        Some(z) => {
-            !z.is_empty()
-                && z.iter()
-                    .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-        }
+        Some(z) => !z.is_empty() && z.iter().all(|&b| class::of(b) & class::ZONE != 0),
     };
     addr_ok && zone_ok
 }

@@ -31,9 +31,7 @@ impl Id {
         // Every byte is looked up, without a branch per byte (an id comes with every `/next`).
         let valid = !bytes.is_empty()
             && bytes.len() <= MAX_ID
-            && bytes.iter().fold(true, |ok, &b| {
-                ok & ID_BYTES.get(usize::from(b)).copied().unwrap_or(false)
-            });
+            && bytes.iter().fold(class::ID, |ok, &b| ok & class::of(b)) != 0;
         // Every byte is ASCII and the length was checked, so both steps succeed.
         valid
             && core::str::from_utf8(bytes)
@@ -67,20 +65,78 @@ pub fn is_id_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-')
 }
 
-/// [`is_id_byte`] for every byte, looked up rather than computed on the hot path.
-// Indexing in a const initialiser: `b < 256` is checked by the loop, and a mistake would fail
-// the build, not the runtime.
-#[allow(clippy::indexing_slicing)]
-static ID_BYTES: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        t[b] = c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b':' | b'-');
-        b += 1;
+/// Classes of bytes, looked up rather than computed: [`is_id_byte`] on the hot path, and the
+/// endpoint's checks (one table for all, a bit each).
+pub(crate) mod class {
+    /// [`is_id_byte`](super::is_id_byte).
+    pub(crate) const ID: u8 = 1;
+    /// A byte of the endpoint's path prefix.
+    pub(crate) const PATH: u8 = 2;
+    /// A byte of a host name's label.
+    pub(crate) const HOST: u8 = 4;
+    /// A byte of an IPv6 address (hex digits, colons, an embedded IPv4's dots).
+    pub(crate) const V6: u8 = 8;
+    /// A byte of an IPv6 zone (an interface name).
+    pub(crate) const ZONE: u8 = 16;
+
+    /// The classes of `b`.
+    pub(crate) fn of(b: u8) -> u8 {
+        TABLE.get(usize::from(b)).copied().unwrap_or(0)
     }
-    t
-};
+
+    // Indexing in a const initialiser: `b < 256` is checked by the loop, and a mistake would
+    // fail the build, not the runtime.
+    #[allow(clippy::indexing_slicing)]
+    static TABLE: [u8; 256] = {
+        let mut t = [0; 256];
+        let mut b = 0;
+        while b < 256 {
+            let c = b as u8;
+            let alnum = c.is_ascii_alphanumeric();
+            let mut bits = 0;
+            if alnum || matches!(c, b'.' | b'_' | b':' | b'-') {
+                bits |= ID;
+            }
+            if alnum
+                || matches!(
+                    c,
+                    b'/' | b'-'
+                        | b'.'
+                        | b'_'
+                        | b'~'
+                        | b'!'
+                        | b'$'
+                        | b'&'
+                        | b'\''
+                        | b'('
+                        | b')'
+                        | b'*'
+                        | b'+'
+                        | b','
+                        | b';'
+                        | b'='
+                        | b':'
+                        | b'@'
+                        | b'%'
+                )
+            {
+                bits |= PATH;
+            }
+            if alnum || matches!(c, b'-' | b'_') {
+                bits |= HOST;
+            }
+            if c.is_ascii_hexdigit() || matches!(c, b':' | b'.') {
+                bits |= V6;
+            }
+            if alnum || matches!(c, b'-' | b'_' | b'.') {
+                bits |= ZONE;
+            }
+            t[b] = bits;
+            b += 1;
+        }
+        t
+    };
+}
 
 impl core::fmt::Debug for Id {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -122,6 +178,23 @@ mod tests {
             b"a\0",
         ] {
             assert!(Id::new(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn byte_classes_are_the_predicates_they_stand_for() {
+        for b in 0..=255u8 {
+            let alnum = b.is_ascii_alphanumeric();
+            let expected = [
+                (class::ID, is_id_byte(b)),
+                (class::PATH, alnum || b"/-._~!$&'()*+,;=:@%".contains(&b)),
+                (class::HOST, alnum || b == b'-' || b == b'_'),
+                (class::V6, b.is_ascii_hexdigit() || b == b':' || b == b'.'),
+                (class::ZONE, alnum || b == b'-' || b == b'_' || b == b'.'),
+            ];
+            for (bit, member) in expected {
+                assert_eq!(class::of(b) & bit != 0, member, "byte {b:#x}, class {bit}");
+            }
         }
     }
 }
