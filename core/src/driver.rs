@@ -1469,6 +1469,18 @@ impl<'l> Driver<'l> {
         }
     }
 
+    /// An init-time failure's report is done with (or lost): exit as the failure said. Whether
+    /// the driver was failing. (Out of line: five callers, all rare paths.)
+    #[inline(never)]
+    fn exit_failing(&mut self) -> bool {
+        if let Phase::Failing(exit) = self.phase {
+            self.exit(exit);
+            true
+        } else {
+            false
+        }
+    }
+
     // Out of line too: a dozen callers, none on a warm invocation's path.
     #[inline(never)]
     fn queue(&mut self, lane: usize, request: Request) {
@@ -1564,9 +1576,7 @@ impl<'l> Driver<'l> {
                 Request::Next | Request::RestoreNext | Request::ExtensionNext => Some(request),
                 Request::Register { .. } => Some(request),
                 Request::PhaseError { .. } => {
-                    if let Phase::Failing(exit) = self.phase {
-                        self.exit(exit);
-                    }
+                    self.exit_failing();
                     return;
                 }
                 Request::Answer { .. } | Request::Report { .. } | Request::Stream => {
@@ -1578,8 +1588,7 @@ impl<'l> Driver<'l> {
                             },
                         );
                         self.after_answer(lane);
-                    } else if let Phase::Failing(exit) = self.phase {
-                        self.exit(exit);
+                    } else if self.exit_failing() {
                         return;
                     }
                     if let Some(Step::Queued { at, .. }) =
@@ -1835,9 +1844,7 @@ impl<'l> Driver<'l> {
                 false
             }
             Request::PhaseError { .. } => {
-                if let Phase::Failing(exit) = self.phase {
-                    self.exit(exit);
-                }
+                self.exit_failing();
                 false
             }
             Request::RestoreNext => {
@@ -1972,9 +1979,7 @@ impl<'l> Driver<'l> {
             // Answers were handled above.
             Request::Answer { .. } | Request::Stream => self.after_answer(lane),
             Request::PhaseError { .. } => {
-                if let Phase::Failing(exit) = self.phase {
-                    self.exit(exit);
-                }
+                self.exit_failing();
             }
             Request::RestoreNext => self.exit(Exit::Status {
                 request: RequestKind::RestoreNext,
@@ -1998,9 +2003,7 @@ impl<'l> Driver<'l> {
         }
         match request {
             Request::PhaseError { .. } | Request::Report { .. } => {
-                if let Phase::Failing(exit) = self.phase {
-                    self.exit(exit);
-                }
+                self.exit_failing();
             }
             Request::Register { .. } => {
                 self.fail(Exit::ExtensionFailed, Report::Extension(None));
