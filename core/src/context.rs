@@ -475,7 +475,7 @@ fn decode_client_context(value: &[u8], cc: &mut ClientContext) -> Option<()> {
             if key.is("client") {
                 seen.once(0)?;
                 if r.peek_null() {
-                    r.null()?;
+                    r.literal(b"null")?;
                 } else {
                     client_application(r, cc.client.insert(ClientApplication::default()))?;
                 }

@@ -54,7 +54,7 @@ impl<'a> Reader<'a> {
         (self.peek()? == b).then(|| self.pos += 1)
     }
 
-    fn literal(&mut self, word: &[u8]) -> Option<()> {
+    pub(crate) fn literal(&mut self, word: &[u8]) -> Option<()> {
         let end = self.pos.checked_add(word.len())?;
         (self.s.get(self.pos..end)? == word).then(|| self.pos = end)
     }
@@ -88,7 +88,7 @@ impl<'a> Reader<'a> {
                 // ignores) not an error by itself.
                 None => {
                     self.pos = start;
-                    self.skip_string()?;
+                    self.string(None)?;
                     Key::Long
                 }
             };
@@ -117,11 +117,6 @@ impl<'a> Reader<'a> {
         self.peek() == Some(b'n')
     }
 
-    /// Reads `null`.
-    pub(crate) fn null(&mut self) -> Option<()> {
-        self.literal(b"null")
-    }
-
     /// `null` (`None`) or a string that fits, into `slot` in place (a string is not built
     /// apart and moved in).
     pub(crate) fn optional_into<const N: usize>(
@@ -130,7 +125,7 @@ impl<'a> Reader<'a> {
     ) -> Option<()> {
         if self.peek_null() {
             *slot = None;
-            return self.null();
+            return self.literal(b"null");
         }
         self.string_into(slot.insert(String::new()))
     }
@@ -170,11 +165,6 @@ impl<'a> Reader<'a> {
                 _ => return None,
             }
         }
-    }
-
-    /// Skips a string nobody reads (see [`string`](Reader::string)).
-    fn skip_string(&mut self) -> Option<()> {
-        self.string(None).map(drop)
     }
 
     /// One escape sequence, the backslash at `pos`. Unless `decode`, a `\\u` escape is only
@@ -234,7 +224,8 @@ impl<'a> Reader<'a> {
             return None;
         }
         match self.peek()? {
-            b'"' => self.skip_string(),
+            // A string nobody reads: skipped (see `string`).
+            b'"' => self.string(None).map(drop),
             // Objects and arrays share one loop: an object's members have a key first.
             open @ (b'{' | b'[') => {
                 let object = open == b'{';
@@ -245,7 +236,7 @@ impl<'a> Reader<'a> {
                 }
                 loop {
                     if object {
-                        self.skip_string()?;
+                        self.string(None)?;
                         self.eat(b':')?;
                     }
                     self.skip_at(depth + 1)?;
