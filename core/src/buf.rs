@@ -67,11 +67,17 @@ impl<'a> Writer<'a> {
     /// invocation's use [`put_inline`](Writer::put_inline)).
     #[inline(never)]
     pub(crate) fn put(&mut self, bytes: &[u8]) {
-        self.put_inline(bytes);
+        // `put_inline`'s body, not a call to it: the compiler kept that out of line here, and
+        // `put` was a jump to it (two functions, two unwind entries).
+        let end = self.pos.saturating_add(bytes.len());
+        if let Some(dst) = self.buf.get_mut(self.pos..end) {
+            dst.copy_from_slice(bytes);
+        }
+        self.pos = end;
     }
 
     /// [`put`](Writer::put), inlined, for the requests of every invocation.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn put_inline(&mut self, bytes: &[u8]) {
         let end = self.pos.saturating_add(bytes.len());
         if let Some(dst) = self.buf.get_mut(self.pos..end) {
@@ -100,7 +106,7 @@ impl<'a> Writer<'a> {
                 break;
             }
         }
-        self.put_inline(tmp.get(i..).unwrap_or_default());
+        self.put(tmp.get(i..).unwrap_or_default());
     }
 
     /// Lower-case hexadecimal, as chunk sizes are written.
@@ -115,7 +121,7 @@ impl<'a> Writer<'a> {
                 break;
             }
         }
-        self.put_inline(tmp.get(i..).unwrap_or_default());
+        self.put(tmp.get(i..).unwrap_or_default());
     }
 
     pub(crate) fn finish(self) -> Result<usize, BufferTooSmall> {

@@ -95,10 +95,10 @@ fn start_invocation(w: &mut Writer<'_>, ep: &Endpoint, request_id: &Id, suffix: 
 }
 
 fn header(w: &mut Writer<'_>, name: &[u8], value: &[u8]) {
-    w.put_inline(name);
-    w.put_inline(b": ");
-    w.put_inline(value);
-    w.put_inline(b"\r\n");
+    w.put(name);
+    w.put(b": ");
+    w.put(value);
+    w.put(b"\r\n");
 }
 
 fn invocation_id_header(w: &mut Writer<'_>, invocation_id: Option<&Id>) {
