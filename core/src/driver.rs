@@ -1511,8 +1511,11 @@ impl<'l> Driver<'l> {
 
     fn serve(&mut self) {
         self.set_phase(Phase::Serving);
-        for lane in 0..self.invocation_lanes {
-            self.queue(lane, Request::Next);
+        for l in self.lanes.iter_mut().take(self.invocation_lanes) {
+            l.step = Step::Queued {
+                request: Request::Next,
+                at: None,
+            };
         }
     }
 
