@@ -77,7 +77,7 @@ impl<'a> Writer<'a> {
     }
 
     /// [`put`](Writer::put), inlined, for the requests of every invocation.
-    #[inline(always)]
+    #[inline]
     pub(crate) fn put_inline(&mut self, bytes: &[u8]) {
         let end = self.pos.saturating_add(bytes.len());
         if let Some(dst) = self.buf.get_mut(self.pos..end) {
