@@ -1207,8 +1207,6 @@ impl<'l> Driver<'l> {
     /// let t = driver.poll_transmit(0, now, &mut out).unwrap().expect("the first /next");
     /// assert!(out[..t.len].starts_with(b"GET /2018-06-01/runtime/invocation/next"));
     /// ```
-    // Inlined: one call site in a transport, and a smaller binary so (-80 B).
-    #[inline(always)]
     pub fn phase_done(&mut self) -> Result<(), WrongState> {
         match self.phase {
             Phase::Init { announced: true } => {
