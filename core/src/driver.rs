@@ -1650,12 +1650,16 @@ impl<'l> Driver<'l> {
                 *decoded = Some(ctx.decode_fields(headers));
             }
             Request::Register { .. } => {
-                *extension_id = headers
+                // Written in place (an identifier is built in the driver, not moved in).
+                let value = headers
                     .iter()
                     .find(|h| eq_ignore_case(h.name.as_bytes(), b"lambda-extension-identifier"))
                     .and_then(|h| core::str::from_utf8(h.value).ok())
-                    .filter(|v| request::is_header_value(v))
-                    .and_then(|v| String::try_from(v).ok());
+                    .filter(|v| request::is_header_value(v));
+                let id = extension_id.insert(String::new());
+                if value.is_none_or(|v| id.push_str(v).is_err()) {
+                    *extension_id = None;
+                }
             }
             _ => {}
         };
