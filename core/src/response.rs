@@ -542,7 +542,11 @@ impl Decoder {
                     return Ok(Some(self.need_more(buf)));
                 };
                 let line = raw.get(..nl).unwrap_or_default();
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                // A pattern, not `strip_suffix`: that was a function of its own.
+                let line = match line {
+                    [l @ .., b'\r'] => l,
+                    l => l,
+                };
                 let size_part = match line.iter().position(|&b| b == b';') {
                     Some(i) => line.get(..i).unwrap_or_default(),
                     None => line,
