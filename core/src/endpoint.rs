@@ -257,6 +257,8 @@ fn is_hostname(host: &[u8]) -> bool {
     })
 }
 
+// `iter().any`, not `contains`: `<[u8]>::contains` is a function of its own in the binary.
+#[allow(clippy::manual_contains)]
 fn is_ipv6(host: &[u8]) -> bool {
     // The address part must look like IPv6 (hex, colons, an embedded IPv4); a zone after `%` is
     // kept as it is if it is a plain interface name. Exact validation is left to the resolver.
@@ -268,7 +270,7 @@ fn is_ipv6(host: &[u8]) -> bool {
         None => (host, None),
     };
     let addr_ok = addr.len() >= 2
-        && addr.contains(&b':')
+        && addr.iter().any(|&b| b == b':')
         && addr.iter().all(|&b| class::of(b) & class::V6 != 0);
     let zone_ok = match zone {
         None => true,

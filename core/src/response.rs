@@ -730,6 +730,8 @@ enum Head {
 
 /// Reads the framing of the head at the start of `buf` and hands its fields to `on_head`; a
 /// final head nobody reads the fields of (`None`) is kept in `memo`.
+// `iter().any`, not `contains`: `<[u8]>::contains` is a function of its own in the binary.
+#[allow(clippy::manual_contains)]
 fn read_head(
     buf: &[u8],
     on_head: Option<HeadFn<'_, '_>>,
@@ -766,7 +768,9 @@ fn read_head(
             }
             17 if eq_token(name, b"transfer-encoding") => {
                 // Only `chunked` is understood, and it must be the only coding.
-                if h.value.contains(&b',') || !eq_ignore_case(trim_ows(h.value), b"chunked") {
+                if h.value.iter().any(|&b| b == b',')
+                    || !eq_ignore_case(trim_ows(h.value), b"chunked")
+                {
                     return Err(DecodeError::UnsupportedTransferEncoding);
                 }
                 info.chunked = true;
