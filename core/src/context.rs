@@ -443,7 +443,8 @@ impl From<bool> for Seen {
 fn set_string<const N: usize>(field: &mut String<N>, value: &[u8]) -> bool {
     field.clear();
     match core::str::from_utf8(value) {
-        Ok(s) => field.push_str(s).is_ok(),
+        // Through the view: one copy of heapless's code for every capacity.
+        Ok(s) => field.as_mut_view().push_str(s).is_ok(),
         Err(_) => false,
     }
 }

@@ -1657,7 +1657,7 @@ impl<'l> Driver<'l> {
                     .and_then(|h| core::str::from_utf8(h.value).ok())
                     .filter(|v| request::is_header_value(v));
                 let id = extension_id.insert(String::new());
-                if value.is_none_or(|v| id.push_str(v).is_err()) {
+                if value.is_none_or(|v| id.as_mut_view().push_str(v).is_err()) {
                     *extension_id = None;
                 }
             }

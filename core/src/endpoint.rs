@@ -163,9 +163,11 @@ impl Endpoint {
             post_invocation: heapless::Vec::new(),
         };
         ep.host
+            .as_mut_view()
             .push_str(host)
             .map_err(|_| EndpointError::InvalidHost)?;
         ep.prefix
+            .as_mut_view()
             .push_str(prefix)
             .map_err(|_| EndpointError::InvalidPrefix)?;
         let mut buf = [0u8; LINE_END];

@@ -81,7 +81,8 @@ impl<'a> Reader<'a> {
         loop {
             let start = self.pos;
             let mut key = String::new();
-            let key = match self.string(Some(&mut |p| key.push_str(p).map_err(drop))) {
+            let key = match self.string(Some(&mut |p| key.as_mut_view().push_str(p).map_err(drop)))
+            {
                 Some(true) => Key::Short(key),
                 Some(false) => Key::Long,
                 // Not UTF-8, or a lone surrogate: no known name, and (as serde reads keys it
@@ -108,7 +109,7 @@ impl<'a> Reader<'a> {
     /// A string into `out` (`None` when it does not fit or is not a string).
     pub(crate) fn string_into<const N: usize>(&mut self, out: &mut String<N>) -> Option<()> {
         out.clear();
-        self.string(Some(&mut |p| out.push_str(p).map_err(drop)))?
+        self.string(Some(&mut |p| out.as_mut_view().push_str(p).map_err(drop)))?
             .then_some(())
     }
 
