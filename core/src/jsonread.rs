@@ -10,6 +10,7 @@
 //! [`CognitoIdentity`]: crate::context::CognitoIdentity
 
 use heapless::String;
+use heapless::string::StringView;
 
 /// Deepest nesting skipped inside a member nobody reads.
 const MAX_DEPTH: u32 = 32;
@@ -25,9 +26,6 @@ impl Key {
         matches!(self, Key::Short(k) if k.as_str() == name)
     }
 }
-
-/// Where [`Reader::string`] hands the pieces of a string.
-type Push<'f> = &'f mut dyn FnMut(&str) -> Result<(), ()>;
 
 pub(crate) struct Reader<'a> {
     s: &'a [u8],
@@ -81,8 +79,7 @@ impl<'a> Reader<'a> {
         loop {
             let start = self.pos;
             let mut key = String::new();
-            let key = match self.string(Some(&mut |p| key.as_mut_view().push_str(p).map_err(drop)))
-            {
+            let key = match self.string(Some(key.as_mut_view())) {
                 Some(true) => Key::Short(key),
                 Some(false) => Key::Long,
                 // Not UTF-8, or a lone surrogate: no known name, and (as serde reads keys it
@@ -109,8 +106,7 @@ impl<'a> Reader<'a> {
     /// A string into `out` (`None` when it does not fit or is not a string).
     pub(crate) fn string_into<const N: usize>(&mut self, out: &mut String<N>) -> Option<()> {
         out.clear();
-        self.string(Some(&mut |p| out.as_mut_view().push_str(p).map_err(drop)))?
-            .then_some(())
+        self.string(Some(out.as_mut_view()))?.then_some(())
     }
 
     /// Whether the next value is `null`.
@@ -131,13 +127,13 @@ impl<'a> Reader<'a> {
         self.string_into(slot.insert(String::new()))
     }
 
-    /// Reads a string, handing it to `push` in pieces (each run of plain characters, each
-    /// escaped character: one `push_str` each, not one `push` per character); `Some(false)`
-    /// when `push` refused one (the rest is still read), `None` when it is not a valid JSON
-    /// string. Without `push` the string is only skipped, as a serde deserializer ignores a
-    /// value: its escapes are checked, its bytes are not decoded (one loop for both).
-    /// (`push` is a `dyn` for the reason `object`'s member is.)
-    fn string(&mut self, mut push: Option<Push<'_>>) -> Option<bool> {
+    /// Reads a string into `out` (any heapless string, through its view) in pieces: each run
+    /// of plain characters, each escaped character, one `push_str` each. `Some(false)` when
+    /// one did not fit (the rest is still read), `None` when it is not a valid JSON string.
+    /// Without `out` the string is only skipped, as a serde deserializer ignores a value: its
+    /// escapes are checked, its bytes are not decoded (one loop for both). (No callback: each
+    /// `dyn FnMut` closure was two functions, the closure and its `call_once` shim.)
+    fn string(&mut self, mut out: Option<&mut StringView>) -> Option<bool> {
         self.eat(b'"')?;
         let mut fits = true;
         loop {
@@ -147,9 +143,9 @@ impl<'a> Reader<'a> {
                 .iter()
                 .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
                 .unwrap_or(rest.len());
-            if let Some(push) = &mut push {
+            if let Some(out) = &mut out {
                 let plain = core::str::from_utf8(rest.get(..run)?).ok()?;
-                fits &= push(plain).is_ok();
+                fits &= out.push_str(plain).is_ok();
             }
             self.pos += run;
             match self.s.get(self.pos)? {
@@ -158,9 +154,9 @@ impl<'a> Reader<'a> {
                     return Some(fits);
                 }
                 b'\\' => {
-                    let c = self.escape(push.is_some())?;
-                    if let Some(push) = &mut push {
-                        fits &= push(c.encode_utf8(&mut [0; 4])).is_ok();
+                    let c = self.escape(out.is_some())?;
+                    if let Some(out) = &mut out {
+                        fits &= out.push_str(c.encode_utf8(&mut [0; 4])).is_ok();
                     }
                 }
                 _ => return None,
