@@ -1570,12 +1570,12 @@ impl<'l> Driver<'l> {
         }
         let next = match (sent, request.resent()) {
             // Not sent (the connection could not be opened): try again after the pause.
-            (false, _) => Some(request),
+            (false, _) => request,
             // Sent, and its reply unknown: send it again, once.
-            (true, Some(again)) => Some(again),
+            (true, Some(again)) => again,
             (true, None) => match request {
-                Request::Next | Request::RestoreNext | Request::ExtensionNext => Some(request),
-                Request::Register { .. } => Some(request),
+                Request::Next | Request::RestoreNext | Request::ExtensionNext => request,
+                Request::Register { .. } => request,
                 Request::PhaseError { .. } => {
                     self.exit_failing();
                     return;
@@ -1601,8 +1601,11 @@ impl<'l> Driver<'l> {
                 }
             },
         };
-        if let (Some(l), Some(request)) = (self.lanes.get_mut(lane), next) {
-            l.step = Step::Queued { request, at: pause };
+        if let Some(l) = self.lanes.get_mut(lane) {
+            l.step = Step::Queued {
+                request: next,
+                at: pause,
+            };
         }
     }
 
