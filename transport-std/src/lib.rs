@@ -8,6 +8,11 @@ mod handler;
 #[doc(hidden)]
 pub mod log;
 mod panic;
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+mod resolve;
 mod sigterm;
 mod stream;
 #[cfg(feature = "tracing")]

@@ -463,10 +463,18 @@ fn in_buffer(b: &[u8], buf: &[u8]) -> Option<Range<usize>> {
 }
 
 /// Opens a connection to `endpoint` with `TCP_NODELAY` (a head and a body on a keep-alive
-/// connection must never wait on Nagle and delayed ACK). Lambda gives an IP literal: std's
-/// `(&str, u16)` resolver parses it and connects without name resolution (a second parse here
-/// would cost the bootstrap a kilobyte); a name is resolved and each address tried in turn.
+/// connection must never wait on Nagle and delayed ACK). Lambda gives an IP literal, connected
+/// to without name resolution; a name is resolved and each address tried in turn.
 pub fn connect(endpoint: &Endpoint) -> io::Result<TcpStream> {
+    #[cfg(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    let stream = crate::resolve::connect(endpoint.host(), endpoint.port())?;
+    #[cfg(not(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    )))]
     let stream = TcpStream::connect((endpoint.host(), endpoint.port()))?;
     stream.set_nodelay(true)?;
     Ok(stream)
