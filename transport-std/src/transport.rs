@@ -69,6 +69,9 @@ impl<H: Handler> App<H> {
         on_shutdown: Option<Box<dyn FnOnce() + Send>>,
         signals: Option<UnixStream>,
     ) -> App<H> {
+        // Run by popping, like the before-snapshot hooks: first registered last in the vector.
+        let mut after_restore = after_restore;
+        after_restore.reverse();
         App {
             init: Some(init),
             handler: None,
@@ -93,44 +96,36 @@ impl<H: Handler> App<H> {
         action: Action,
         out: &mut Vec<u8>,
     ) -> Option<i32> {
-        match action {
-            Action::Log(notice) => log::notice(&notice),
-            Action::Init => {
-                let result = match self.init.take() {
-                    Some(init) => init(driver.config()),
-                    None => Err(Output::error_of("Runtime.InitTwice", "init ran already")),
-                };
-                match result {
-                    Ok(handler) => {
-                        self.handler = Some(Arc::new(handler));
-                        let _ = driver.phase_done();
-                    }
-                    Err(e) => self.phase_failed(driver, "init failed", &e, out),
-                }
-            }
-            Action::BeforeSnapshot => {
-                // Last registered first.
-                let failed =
-                    std::iter::from_fn(|| self.before_snapshot.pop()).find_map(|hook| hook().err());
-                match failed {
-                    None => {
-                        let _ = driver.phase_done();
-                    }
-                    Some(e) => self.phase_failed(driver, "a before-snapshot hook failed", &e, out),
-                }
-            }
-            Action::AfterRestore => {
-                let failed = self.after_restore.drain(..).find_map(|hook| hook().err());
-                match failed {
-                    None => {
-                        let _ = driver.phase_done();
-                    }
-                    Some(e) => self.phase_failed(driver, "an after-restore hook failed", &e, out),
-                }
+        // Initialisation and the hooks end alike: the phase is done, or reported failed.
+        let (what, result) = match action {
+            Action::Log(notice) => {
+                log::notice(&notice);
+                return None;
             }
             Action::Exit(exit) => return Some(self.exit(exit)),
             // Transports run invocations themselves (inline or on workers).
-            Action::Invoke { .. } => {}
+            Action::Invoke { .. } => return None,
+            Action::Init => {
+                let result = match self.init.take() {
+                    Some(init) => init(driver.config()).map(|h| self.handler = Some(Arc::new(h))),
+                    None => Err(Output::error_of("Runtime.InitTwice", "init ran already")),
+                };
+                ("init failed", result)
+            }
+            Action::BeforeSnapshot => (
+                "a before-snapshot hook failed",
+                run_hooks(&mut self.before_snapshot, false),
+            ),
+            Action::AfterRestore => (
+                "an after-restore hook failed",
+                run_hooks(&mut self.after_restore, true),
+            ),
+        };
+        match result {
+            Ok(()) => {
+                let _ = driver.phase_done();
+            }
+            Err(e) => self.phase_failed(driver, what, &e, out),
         }
         None
     }
@@ -224,6 +219,21 @@ impl<H: Handler> App<H> {
         };
         let _ = encode(out, |o| driver.submit(lane, answer, o).map_err(too_small));
     }
+}
+
+/// Runs `hooks` from the last in the vector (the before-snapshot hooks' last registered, the
+/// after-restore hooks' first: see [`App::new`]) until one fails; its error. After a failure
+/// the rest are run no more, and dropped at once when `drop_rest`.
+fn run_hooks(hooks: &mut Vec<Hook>, drop_rest: bool) -> Result<(), Output> {
+    while let Some(hook) = hooks.pop() {
+        if let Err(e) = hook() {
+            if drop_rest {
+                hooks.clear();
+            }
+            return Err(e);
+        }
+    }
+    Ok(())
 }
 
 fn buf_body_len(body: &Body, output: &Output, event: &[u8], copy: &[u8]) -> usize {
