@@ -17,6 +17,11 @@ mod sigterm;
 mod stream;
 #[cfg(feature = "tracing")]
 mod subscriber;
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+mod thread;
 mod trace;
 pub mod transport;
 

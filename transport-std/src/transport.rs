@@ -490,6 +490,27 @@ pub fn connect(endpoint: &Endpoint) -> io::Result<TcpStream> {
     Ok(stream)
 }
 
+/// Starts a detached worker thread running `main`, named `lamina-worker-{index}`, with std's
+/// stack size (`RUST_MIN_STACK`, else 2 MiB); a panic that escapes `main` ends the thread
+/// only. On 64-bit x86 and Arm Linux it is a plain `pthread_create`, without std's thread
+/// machinery (~15 KB of a bootstrap): the OS knows the name, std's handle of the thread does
+/// not (the default panic hook says `<unnamed>`), and a stack overflow is a plain `SIGSEGV`.
+pub fn spawn_worker(index: usize, main: Box<dyn FnOnce() + Send>) -> io::Result<()> {
+    #[cfg(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    return crate::thread::spawn(index, main);
+    #[cfg(not(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    )))]
+    std::thread::Builder::new()
+        .name(format!("lamina-worker-{index}"))
+        .spawn(main)
+        .map(drop)
+}
+
 /// Writes what is left of `parts` after the first `*done` bytes, with `write_vectored`;
 /// `Ok(true)` once all is written, `Ok(false)` when a non-blocking socket would block.
 pub fn write_some(conn: &mut impl Write, parts: [&[u8]; 2], done: &mut usize) -> io::Result<bool> {
