@@ -6,7 +6,9 @@
 //! version parser besides: about 9 KB of a bootstrap that, under Lambda, only ever connects to
 //! an IP literal. Here the error keeps the code and writes the same message when displayed.
 //! An IP literal (what Lambda gives) goes through `getaddrinfo` too, which recognises it
-//! without any lookup or system call: std's parser would be another 1.9 KB.
+//! without any lookup or system call: std's parser would be another 1.9 KB. Each address is
+//! connected to as it comes (`socket`, `connect`), not turned into a `SocketAddr` for std to
+//! turn back.
 //!
 //! Built for 64-bit x86 and Arm Linux (what Lambda runs), where `struct addrinfo` and the
 //! constants below are what they are; elsewhere std's resolver is used.
@@ -14,7 +16,8 @@
 use std::ffi::{CStr, c_char, c_int};
 use std::fmt;
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, TcpStream};
+use std::net::TcpStream;
+use std::os::fd::FromRawFd;
 
 use lamina_core::endpoint::MAX_HOST;
 
@@ -26,7 +29,7 @@ struct AddrInfo {
     ai_socktype: c_int,
     ai_protocol: c_int,
     ai_addrlen: u32,
-    ai_addr: *const u8,
+    ai_addr: *mut u8,
     ai_canonname: *const c_char,
     ai_next: *const AddrInfo,
 }
@@ -40,12 +43,18 @@ unsafe extern "C" {
     ) -> c_int;
     fn freeaddrinfo(res: *const AddrInfo);
     fn gai_strerror(code: c_int) -> *const c_char;
+    fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int;
+    #[link_name = "connect"]
+    fn connect_fd(fd: c_int, addr: *const u8, len: u32) -> c_int;
 }
 
-const AF_INET: u16 = 2;
-const AF_INET6: u16 = 10;
+const AF_INET: c_int = 2;
+const AF_INET6: c_int = 10;
 const SOCK_STREAM: c_int = 1;
+const SOCK_CLOEXEC: c_int = 0o2_000_000;
 const EAI_SYSTEM: c_int = -11;
+const EINTR: i32 = 4;
+const EISCONN: i32 = 106;
 
 /// A failed lookup: `getaddrinfo`'s error code, or 0 when it found no address. Displayed as
 /// std's resolver words it.
@@ -82,7 +91,7 @@ pub(crate) fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
         ai_socktype: SOCK_STREAM,
         ai_protocol: 0,
         ai_addrlen: 0,
-        ai_addr: std::ptr::null(),
+        ai_addr: std::ptr::null_mut(),
         ai_canonname: std::ptr::null(),
         ai_next: std::ptr::null(),
     };
@@ -98,21 +107,26 @@ pub(crate) fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
     }
     let mut last = None;
     let mut next = list;
-    // SAFETY: `next` walks the list getaddrinfo returned, which stays valid until
-    // freeaddrinfo; each entry's `ai_addr` points to `ai_addrlen` bytes.
+    // SAFETY: `next` walks the list getaddrinfo returned, which stays valid (and ours) until
+    // freeaddrinfo.
     while let Some(ai) = unsafe { next.as_ref() } {
         next = ai.ai_next;
-        // SAFETY: see above.
-        let raw = unsafe { std::slice::from_raw_parts(ai.ai_addr, ai.ai_addrlen as usize) };
-        let Some(addr) = socket_addr(raw, port) else {
+        // IPv4 and IPv6 addresses only, as std takes them.
+        let family = ai.ai_family;
+        if family != AF_INET && family != AF_INET6 || ai.ai_addrlen < 4 {
             continue;
+        }
+        // SAFETY: `ai_addr` points to `ai_addrlen` (at least 4) bytes of a `sockaddr_in` or
+        // `sockaddr_in6`, whose port is 2 bytes at offset 2, in network order.
+        unsafe {
+            ai.ai_addr
+                .add(2)
+                .cast::<[u8; 2]>()
+                .write_unaligned(port.to_be_bytes())
         };
-        match TcpStream::connect(addr) {
-            Ok(s) => {
-                last = Some(Ok(s));
-                break;
-            }
-            Err(e) => last = Some(Err(e)),
+        last = Some(connect_to(ai));
+        if let Some(Ok(_)) = last {
+            break;
         }
     }
     // SAFETY: the list getaddrinfo returned, freed once; nothing points into it any more.
@@ -120,21 +134,29 @@ pub(crate) fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
     last.unwrap_or_else(|| Err(io::Error::new(io::ErrorKind::InvalidInput, LookupError(0))))
 }
 
-/// The address in a `struct sockaddr_in` or `sockaddr_in6` (`raw`), with `port`.
-fn socket_addr(raw: &[u8], port: u16) -> Option<SocketAddr> {
-    let u32_at = |i: usize| Some(u32::from_ne_bytes(raw.get(i..i + 4)?.try_into().ok()?));
-    let family = u16::from_ne_bytes(raw.get(..2)?.try_into().ok()?);
-    match family {
-        AF_INET => {
-            let ip: [u8; 4] = raw.get(4..8)?.try_into().ok()?;
-            Some(SocketAddrV4::new(Ipv4Addr::from(ip), port).into())
+/// A TCP connection to the address of `ai`, as std's `TcpStream::connect` makes it: a
+/// close-on-exec socket, `connect` again when interrupted.
+fn connect_to(ai: &AddrInfo) -> io::Result<TcpStream> {
+    // SAFETY: creates a socket; the descriptor is owned by `stream` at once.
+    let fd = unsafe { socket(ai.ai_family, SOCK_STREAM | SOCK_CLOEXEC, ai.ai_protocol) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a socket just created and owned by nothing else.
+    let stream = unsafe { TcpStream::from_raw_fd(fd) };
+    loop {
+        // SAFETY: `ai_addr` points to `ai_addrlen` bytes of a socket address of the family
+        // the socket was made for.
+        if unsafe { connect_fd(fd, ai.ai_addr, ai.ai_addrlen) } == 0 {
+            return Ok(stream);
         }
-        AF_INET6 => {
-            let ip: [u8; 16] = raw.get(8..24)?.try_into().ok()?;
-            let (flowinfo, scope) = (u32_at(4)?, u32_at(24)?);
-            Some(SocketAddrV6::new(Ipv6Addr::from(ip), port, flowinfo, scope).into())
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(EINTR) => {}
+            // An interrupted connect completed meanwhile.
+            Some(EISCONN) => return Ok(stream),
+            _ => return Err(e),
         }
-        _ => None,
     }
 }
 
