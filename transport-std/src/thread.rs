@@ -42,8 +42,20 @@ unsafe extern "C" {
 /// std's stack size for the threads it spawns: `RUST_MIN_STACK`, else 2 MiB.
 fn stack_size() -> usize {
     crate::env_var("RUST_MIN_STACK")
-        .and_then(|s| s.parse().ok())
+        .and_then(|s| parse_size(&s))
         .unwrap_or(2 << 20)
+}
+
+/// `s` as `str::parse::<usize>` reads it (by hand: `FromStr` is 200 bytes more).
+fn parse_size(s: &str) -> Option<usize> {
+    let digits = s.strip_prefix('+').unwrap_or(s);
+    if digits.is_empty() {
+        return None;
+    }
+    digits.bytes().try_fold(0usize, |n, b| {
+        let d = b.checked_sub(b'0').filter(|d| *d < 10)?;
+        n.checked_mul(10)?.checked_add(usize::from(d))
+    })
 }
 
 extern "C" fn start(arg: *mut c_void) -> *mut c_void {
@@ -102,6 +114,23 @@ pub(crate) fn spawn(index: usize, main: Main) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use std::sync::mpsc;
+
+    #[test]
+    fn sizes_read_as_std_parses_them() {
+        for value in [
+            "4194304",
+            "+65536",
+            "0",
+            "",
+            "+",
+            "12x",
+            "-1",
+            " 1",
+            "99999999999999999999999",
+        ] {
+            assert_eq!(super::parse_size(value), value.parse().ok(), "{value:?}");
+        }
+    }
 
     #[test]
     fn runs_named_with_a_std_size_stack() {
