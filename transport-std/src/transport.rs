@@ -15,8 +15,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use lamina_core::{
-    Action, Answer, BufferTooSmall, Config, Context, Driver, Endpoint, Exit, Input, Now, Reading,
-    Stream, StreamEnd, SubmitError, error_type,
+    Action, Answer, BufferTooSmall, Config, Context, Driver, Endpoint, Exit, Input, LogLevel, Now,
+    Reading, Stream, StreamEnd, SubmitError, error_type,
 };
 
 use crate::handler::{Handler, Output, Reply, log_failure};
@@ -140,16 +140,22 @@ impl<H: Handler> App<H> {
     }
 
     fn exit(&mut self, exit: Exit) -> i32 {
-        if matches!(exit, Exit::Shutdown) {
+        let level = if matches!(exit, Exit::Shutdown) {
             if let Some(hook) = self.on_shutdown.take() {
                 hook();
             }
-            rt_log!(Info, "{exit}");
+            LogLevel::Info
         } else {
-            match (&exit, &self.last_error) {
-                (Exit::Unreachable { .. }, Some(e)) => rt_log!(Error, "{exit}: {e}"),
-                _ => rt_log!(Error, "{exit}"),
-            }
+            LogLevel::Error
+        };
+        // One line either way: `{exit}`, and why the endpoint was unreachable when known.
+        let why = match (&exit, &self.last_error) {
+            (Exit::Unreachable { .. }, Some(e)) => Some(e),
+            _ => None,
+        };
+        match why {
+            Some(e) => log::log(level, format_args!("lamina: {exit}: {e}")),
+            None => log::log(level, format_args!("lamina: {exit}")),
         }
         exit.code()
     }
