@@ -10,7 +10,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use lamina_core::{Endpoint, Stream};
 use lamina_std::Handler;
-use lamina_std::transport::{LaneBuf, Outcome, call};
+use lamina_std::transport::{LaneBuf, Outcome, call, spawn_worker};
 use mio::Waker;
 
 /// An invocation handed to a worker.
@@ -61,9 +61,10 @@ impl Pool {
             });
             channels.push(ch.clone());
             let (handler, waker, endpoint) = (handler.clone(), waker.clone(), endpoint.clone());
-            std::thread::Builder::new()
-                .name(format!("lamina-worker-{i}"))
-                .spawn(move || worker(&ch, &*handler, &waker, &endpoint))?;
+            spawn_worker(
+                i,
+                Box::new(move || worker(&ch, &*handler, &waker, &endpoint)),
+            )?;
         }
         Ok(Pool { channels })
     }

@@ -8,10 +8,20 @@ mod handler;
 #[doc(hidden)]
 pub mod log;
 mod panic;
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+mod resolve;
 mod sigterm;
 mod stream;
 #[cfg(feature = "tracing")]
 mod subscriber;
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+mod thread;
 mod trace;
 pub mod transport;
 
@@ -228,7 +238,7 @@ static CONFIG: OnceLock<Box<Config>> = OnceLock::new();
 /// ```
 pub fn config() -> &'static Config {
     CONFIG.get_or_init(|| {
-        let env = |name: &str| std::env::var(name).ok();
+        let env = env_var;
         Box::new(Config::from_lookup(env).unwrap_or_else(|_| {
             // Not under a Runtime API: the settings are what matters here.
             Config::from_lookup(|name: &str| match name {
@@ -241,6 +251,29 @@ pub fn config() -> &'static Config {
 }
 
 type Lookup = Box<dyn FnMut(&str) -> Option<String>>;
+
+/// `std::env::var(name).ok()` for the runtime's own names (short constants, the only ones a
+/// lookup is asked for): the C library's `getenv` on a name copied to the stack. std's would
+/// add its environment lock and a heap path for long names to read a handful of settings once
+/// at start. Like std's, a value that is not UTF-8 is `None`. (The lock only orders std's own `set_var`
+/// against readers; `set_var` requires that no other thread reads the environment meanwhile,
+/// through std or the C library.)
+fn env_var(name: &str) -> Option<String> {
+    unsafe extern "C" {
+        fn getenv(name: *const std::ffi::c_char) -> *const std::ffi::c_char;
+    }
+    // Zero-filled past the name, so NUL-terminated (the runtime's names hold no NUL).
+    let mut buf = [0u8; 64];
+    buf.get_mut(..name.len())
+        .filter(|_| name.len() < 64)?
+        .copy_from_slice(name.as_bytes());
+    // SAFETY: `buf` is a NUL-terminated name; getenv returns null or a NUL-terminated value,
+    // copied at once.
+    let value = unsafe { getenv(buf.as_ptr().cast()).as_ref() }?;
+    // SAFETY: see above.
+    let value = unsafe { std::ffi::CStr::from_ptr(value) };
+    value.to_str().ok().map(str::to_owned)
+}
 
 /// The runtime on the blocking transport: [`RuntimeOn`] with [`Blocking`]. (`lamina_mio::Runtime`
 /// is the same builder on the mio transport: switching is one line.)
@@ -289,7 +322,7 @@ impl<T: Transport> RuntimeOn<T> {
     /// Settings from the environment Lambda gives a runtime (read, and their errors reported,
     /// when it runs).
     pub fn from_env() -> Self {
-        Self::with_lookup(|name| std::env::var(name).ok())
+        Self::with_lookup(env_var)
     }
 
     /// Settings read through `lookup` instead of the environment (tests, custom launchers).
@@ -486,5 +519,20 @@ impl<T: Transport> RuntimeOn<T> {
             signals,
         );
         T::drive(&mut driver, &mut app)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn env_var_reads_what_std_does() {
+        for name in [
+            "PATH",
+            "HOME",
+            "LAMINA_NO_SUCH_VARIABLE",
+            "AWS_LAMBDA_RUNTIME_API",
+        ] {
+            assert_eq!(super::env_var(name), std::env::var(name).ok(), "{name}");
+        }
     }
 }

@@ -267,23 +267,25 @@ fn utc(unix_ms: u64) -> [u8; 24] {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + u64::from(month <= 2);
     let mut out = *b"0000-00-00T00:00:00.000Z";
-    // Digits written by hand, right to left from `end`: `{:02}` and friends cost a formatter
-    // call per field.
-    let mut digits = |end: usize, width: usize, mut n: u64| {
+    // Digits written by hand, right to left from each field's last: `{:02}` and friends cost
+    // a formatter call per field. One loop over the fields (last digit, width, value).
+    let fields = [
+        (3, 4, year),
+        (6, 2, month),
+        (9, 2, day),
+        (12, 2, rem / 3600),
+        (15, 2, rem / 60 % 60),
+        (18, 2, rem % 60),
+        (22, 3, unix_ms % 1000),
+    ];
+    for (end, width, mut n) in fields {
         for i in 0..width {
             if let Some(d) = out.get_mut(end - i) {
                 *d = b'0' + (n % 10) as u8;
             }
             n /= 10;
         }
-    };
-    digits(3, 4, year);
-    digits(6, 2, month);
-    digits(9, 2, day);
-    digits(12, 2, rem / 3600);
-    digits(15, 2, rem / 60 % 60);
-    digits(18, 2, rem % 60);
-    digits(22, 3, unix_ms % 1000);
+    }
     out
 }
 

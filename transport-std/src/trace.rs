@@ -12,8 +12,9 @@
 //! variable from another thread while an invocation starts may see a value being rewritten, as
 //! with any environment update.
 
+use std::cell::UnsafeCell;
 use std::ffi::c_char;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use lamina_core::context::MAX_TRACE_ID;
 
@@ -46,9 +47,18 @@ fn attached(entry: *const c_char) -> bool {
     false
 }
 
-/// The buffer handed to `putenv`. Leaked on purpose: the environment keeps pointing at it for
-/// the life of the process.
-static BUFFER: Mutex<Option<&'static mut [u8; SIZE]>> = Mutex::new(None);
+/// The buffer handed to `putenv` (in the binary's zeroed data: no allocation, and never freed
+/// while the environment points at it), and whether it was handed out yet.
+struct Buffer(UnsafeCell<[u8; SIZE]>);
+
+// SAFETY: the bytes are only touched under `LOCK`.
+unsafe impl Sync for Buffer {}
+
+static BUFFER: Buffer = Buffer(UnsafeCell::new([0; SIZE]));
+/// Held while `BUFFER` is written (a spin: the runtime sets the variable from one thread).
+static LOCK: AtomicBool = AtomicBool::new(false);
+/// Whether the runtime ever set the variable.
+static SET: AtomicBool = AtomicBool::new(false);
 
 /// Removes `_X_AMZN_TRACE_ID`, whoever set it: at start, an inherited value is no invocation's.
 /// (Called before the runtime's threads start; `unsetenv` is not safe against concurrent
@@ -63,11 +73,17 @@ pub fn clear() {
 /// A value longer than the buffer cannot occur (the core drops trace ids over
 /// [`MAX_TRACE_ID`]); a value holding NUL is refused the same way (`false`).
 pub fn set(value: Option<&str>) -> bool {
-    let Ok(mut guard) = BUFFER.lock() else {
-        return false;
-    };
+    while LOCK.swap(true, Ordering::Acquire) {
+        std::hint::spin_loop();
+    }
+    let done = set_locked(value);
+    LOCK.store(false, Ordering::Release);
+    done
+}
+
+fn set_locked(value: Option<&str>) -> bool {
     let Some(value) = value else {
-        if guard.is_some() {
+        if SET.load(Ordering::Relaxed) {
             // SAFETY: a NUL-terminated name; the runtime sets the variable only from the thread
             // that runs handlers, while one invocation runs at a time (see the module docs).
             // (libc's unsetenv rather than std's remove_var, whose failure path formats a panic.)
@@ -81,11 +97,12 @@ pub fn set(value: Option<&str>) -> bool {
     if bytes.len() > MAX_TRACE_ID || bytes.iter().fold(false, |nul, &b| nul | (b == 0)) {
         return false;
     }
-    let buf = guard.get_or_insert_with(|| {
-        let b: &'static mut [u8; SIZE] = Box::leak(Box::new([0u8; SIZE]));
-        b[..NAME.len()].copy_from_slice(NAME);
-        b
-    });
+    // SAFETY: `LOCK` is held: nothing else writes the buffer. (The environment may read it
+    // meanwhile, as with any environment update: see the module docs.)
+    let buf = unsafe { &mut *BUFFER.0.get() };
+    if !SET.swap(true, Ordering::Relaxed) {
+        buf[..NAME.len()].copy_from_slice(NAME);
+    }
     let end = NAME.len() + bytes.len();
     buf[NAME.len()..end].copy_from_slice(bytes);
     buf[end] = 0;

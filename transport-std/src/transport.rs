@@ -15,8 +15,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use lamina_core::{
-    Action, Answer, BufferTooSmall, Config, Context, Driver, Endpoint, Exit, Input, Now, Reading,
-    Stream, StreamEnd, SubmitError, error_type,
+    Action, Answer, BufferTooSmall, Config, Context, Driver, Endpoint, Exit, Input, LogLevel, Now,
+    Reading, Stream, StreamEnd, SubmitError, error_type,
 };
 
 use crate::handler::{Handler, Output, Reply, log_failure};
@@ -69,6 +69,9 @@ impl<H: Handler> App<H> {
         on_shutdown: Option<Box<dyn FnOnce() + Send>>,
         signals: Option<UnixStream>,
     ) -> App<H> {
+        // Run by popping, like the before-snapshot hooks: first registered last in the vector.
+        let mut after_restore = after_restore;
+        after_restore.reverse();
         App {
             init: Some(init),
             handler: None,
@@ -93,44 +96,36 @@ impl<H: Handler> App<H> {
         action: Action,
         out: &mut Vec<u8>,
     ) -> Option<i32> {
-        match action {
-            Action::Log(notice) => log::notice(&notice),
-            Action::Init => {
-                let result = match self.init.take() {
-                    Some(init) => init(driver.config()),
-                    None => Err(Output::error_of("Runtime.InitTwice", "init ran already")),
-                };
-                match result {
-                    Ok(handler) => {
-                        self.handler = Some(Arc::new(handler));
-                        let _ = driver.phase_done();
-                    }
-                    Err(e) => self.phase_failed(driver, "init failed", &e, out),
-                }
-            }
-            Action::BeforeSnapshot => {
-                // Last registered first.
-                let failed =
-                    std::iter::from_fn(|| self.before_snapshot.pop()).find_map(|hook| hook().err());
-                match failed {
-                    None => {
-                        let _ = driver.phase_done();
-                    }
-                    Some(e) => self.phase_failed(driver, "a before-snapshot hook failed", &e, out),
-                }
-            }
-            Action::AfterRestore => {
-                let failed = self.after_restore.drain(..).find_map(|hook| hook().err());
-                match failed {
-                    None => {
-                        let _ = driver.phase_done();
-                    }
-                    Some(e) => self.phase_failed(driver, "an after-restore hook failed", &e, out),
-                }
+        // Initialisation and the hooks end alike: the phase is done, or reported failed.
+        let (what, result) = match action {
+            Action::Log(notice) => {
+                log::notice(&notice);
+                return None;
             }
             Action::Exit(exit) => return Some(self.exit(exit)),
             // Transports run invocations themselves (inline or on workers).
-            Action::Invoke { .. } => {}
+            Action::Invoke { .. } => return None,
+            Action::Init => {
+                let result = match self.init.take() {
+                    Some(init) => init(driver.config()).map(|h| self.handler = Some(Arc::new(h))),
+                    None => Err(Output::error_of("Runtime.InitTwice", "init ran already")),
+                };
+                ("init failed", result)
+            }
+            Action::BeforeSnapshot => (
+                "a before-snapshot hook failed",
+                run_hooks(&mut self.before_snapshot, false),
+            ),
+            Action::AfterRestore => (
+                "an after-restore hook failed",
+                run_hooks(&mut self.after_restore, true),
+            ),
+        };
+        match result {
+            Ok(()) => {
+                let _ = driver.phase_done();
+            }
+            Err(e) => self.phase_failed(driver, what, &e, out),
         }
         None
     }
@@ -145,16 +140,22 @@ impl<H: Handler> App<H> {
     }
 
     fn exit(&mut self, exit: Exit) -> i32 {
-        if matches!(exit, Exit::Shutdown) {
+        let level = if matches!(exit, Exit::Shutdown) {
             if let Some(hook) = self.on_shutdown.take() {
                 hook();
             }
-            rt_log!(Info, "{exit}");
+            LogLevel::Info
         } else {
-            match (&exit, &self.last_error) {
-                (Exit::Unreachable { .. }, Some(e)) => rt_log!(Error, "{exit}: {e}"),
-                _ => rt_log!(Error, "{exit}"),
-            }
+            LogLevel::Error
+        };
+        // One line either way: `{exit}`, and why the endpoint was unreachable when known.
+        let why = match (&exit, &self.last_error) {
+            (Exit::Unreachable { .. }, Some(e)) => Some(e),
+            _ => None,
+        };
+        match why {
+            Some(e) => log::log(level, format_args!("lamina: {exit}: {e}")),
+            None => log::log(level, format_args!("lamina: {exit}")),
         }
         exit.code()
     }
@@ -224,6 +225,21 @@ impl<H: Handler> App<H> {
         };
         let _ = encode(out, |o| driver.submit(lane, answer, o).map_err(too_small));
     }
+}
+
+/// Runs `hooks` from the last in the vector (the before-snapshot hooks' last registered, the
+/// after-restore hooks' first: see [`App::new`]) until one fails; its error. After a failure
+/// the rest are run no more, and dropped at once when `drop_rest`.
+fn run_hooks(hooks: &mut Vec<Hook>, drop_rest: bool) -> Result<(), Output> {
+    while let Some(hook) = hooks.pop() {
+        if let Err(e) = hook() {
+            if drop_rest {
+                hooks.clear();
+            }
+            return Err(e);
+        }
+    }
+    Ok(())
 }
 
 fn buf_body_len(body: &Body, output: &Output, event: &[u8], copy: &[u8]) -> usize {
@@ -463,13 +479,42 @@ fn in_buffer(b: &[u8], buf: &[u8]) -> Option<Range<usize>> {
 }
 
 /// Opens a connection to `endpoint` with `TCP_NODELAY` (a head and a body on a keep-alive
-/// connection must never wait on Nagle and delayed ACK). Lambda gives an IP literal: std's
-/// `(&str, u16)` resolver parses it and connects without name resolution (a second parse here
-/// would cost the bootstrap a kilobyte); a name is resolved and each address tried in turn.
+/// connection must never wait on Nagle and delayed ACK). Lambda gives an IP literal, connected
+/// to without name resolution; a name is resolved and each address tried in turn.
 pub fn connect(endpoint: &Endpoint) -> io::Result<TcpStream> {
+    #[cfg(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    let stream = crate::resolve::connect(endpoint.host(), endpoint.port())?;
+    #[cfg(not(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    )))]
     let stream = TcpStream::connect((endpoint.host(), endpoint.port()))?;
     stream.set_nodelay(true)?;
     Ok(stream)
+}
+
+/// Starts a detached worker thread running `main`, named `lamina-worker-{index}`, with std's
+/// stack size (`RUST_MIN_STACK`, else 2 MiB); a panic that escapes `main` ends the thread
+/// only. On 64-bit x86 and Arm Linux it is a plain `pthread_create`, without std's thread
+/// machinery (~15 KB of a bootstrap): the OS knows the name, std's handle of the thread does
+/// not (the default panic hook says `<unnamed>`), and a stack overflow is a plain `SIGSEGV`.
+pub fn spawn_worker(index: usize, main: Box<dyn FnOnce() + Send>) -> io::Result<()> {
+    #[cfg(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    return crate::thread::spawn(index, main);
+    #[cfg(not(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    )))]
+    std::thread::Builder::new()
+        .name(format!("lamina-worker-{index}"))
+        .spawn(main)
+        .map(drop)
 }
 
 /// Writes what is left of `parts` after the first `*done` bytes, with `write_vectored`;
