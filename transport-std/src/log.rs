@@ -174,7 +174,7 @@ impl Line {
         }
         if self.spill.is_empty() {
             if let Some(dst) = self.buf.get_mut(self.len..self.len + bytes.len()) {
-                dst.copy_from_slice(bytes);
+                crate::copy(dst, bytes);
                 self.len += bytes.len();
                 return;
             }

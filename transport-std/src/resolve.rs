@@ -82,7 +82,7 @@ pub(crate) fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
     // An endpoint's host fits MAX_HOST and holds no control character (so no NUL).
     let mut name = [0u8; MAX_HOST + 1];
     match name.get_mut(..host.len()) {
-        Some(dst) => dst.copy_from_slice(host.as_bytes()),
+        Some(dst) => crate::copy(dst, host.as_bytes()),
         None => return Err(io::ErrorKind::InvalidInput.into()),
     }
     let hints = AddrInfo {

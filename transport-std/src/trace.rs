@@ -101,11 +101,14 @@ fn set_locked(value: Option<&str>) -> bool {
     // meanwhile, as with any environment update: see the module docs.)
     let buf = unsafe { &mut *BUFFER.0.get() };
     if !SET.swap(true, Ordering::Relaxed) {
-        buf[..NAME.len()].copy_from_slice(NAME);
+        crate::copy(buf, NAME);
     }
-    let end = NAME.len() + bytes.len();
-    buf[NAME.len()..end].copy_from_slice(bytes);
-    buf[end] = 0;
+    // Copies and index checks that cannot fail (the length was checked above) and so have no
+    // panic: see `crate::copy`.
+    crate::copy(buf.get_mut(NAME.len()..).unwrap_or_default(), bytes);
+    if let Some(nul) = buf.get_mut(NAME.len() + bytes.len()) {
+        *nul = 0;
+    }
     let entry = buf.as_mut_ptr().cast::<c_char>();
     // Rewritten in place, the buffer already is the variable's value while the environment
     // points at it; otherwise (first time, after an invocation without a trace id, or user code
