@@ -4,7 +4,8 @@
 //! literal, but its error path formats `gai_strerror` into a `String` held in an `io::Error`,
 //! and that `String` error's `Debug` brings `str`'s escaping and Unicode tables, with a glibc
 //! version parser besides: about 9 KB of a bootstrap that, under Lambda, only ever connects to
-//! an IP literal. Here the error keeps the code and writes the same message when displayed.
+//! an IP literal. Here the message is built without `format!`, and kept as a code until
+//! displayed where nothing else links that `String` error (see `lookup_error`).
 //! An IP literal (what Lambda gives) goes through `getaddrinfo` too, which recognises it
 //! without any lookup or system call: std's parser would be another 1.9 KB. Each address is
 //! connected to as it comes (`socket`, `connect`), not turned into a `SocketAddr` for std to
@@ -14,6 +15,7 @@
 //! constants below are what they are; elsewhere std's resolver is used.
 
 use std::ffi::{CStr, c_char, c_int};
+#[cfg(panic = "immediate-abort")]
 use std::fmt;
 use std::io;
 use std::net::TcpStream;
@@ -56,24 +58,61 @@ const EAI_SYSTEM: c_int = -11;
 const EINTR: i32 = 4;
 const EISCONN: i32 = 106;
 
-/// A failed lookup: `getaddrinfo`'s error code, or 0 when it found no address. Displayed as
-/// std's resolver words it.
-#[derive(Debug)]
-struct LookupError(c_int);
-
-impl fmt::Display for LookupError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 == 0 {
-            return f.write_str("could not resolve to any addresses");
+/// A failed lookup's error: `getaddrinfo`'s error `code`, or 0 when it found no address,
+/// displayed as std's resolver words it.
+///
+/// Where a panic can run std's default hook, its backtrace printer already links std's own
+/// string error (`io::Error::new` with a message) and its `Debug`: a message built into a
+/// `String` costs nothing more there, where an error type of our own is a vtable and two
+/// formatting functions more. Under `-Cpanic=immediate-abort` nothing else links that string
+/// error, whose `Debug` brings `str`'s escaping and Unicode tables: the code is kept in
+/// `LookupError` and worded only when displayed.
+fn lookup_error(code: c_int) -> io::Error {
+    #[cfg(panic = "immediate-abort")]
+    return match code {
+        0 => io::Error::new(io::ErrorKind::InvalidInput, LookupError(0)),
+        _ => io::Error::other(LookupError(code)),
+    };
+    #[cfg(not(panic = "immediate-abort"))]
+    {
+        if code == 0 {
+            return io::Error::new(io::ErrorKind::InvalidInput, NO_ADDRESS);
         }
-        // SAFETY: gai_strerror returns a NUL-terminated string that stays valid (a static
-        // message) for any code.
-        let detail = unsafe { CStr::from_ptr(gai_strerror(self.0)) };
-        f.write_str("failed to lookup address information: ")?;
-        f.write_str(detail.to_str().unwrap_or("unknown error"))
+        let mut message = String::from(LOOKUP_FAILED);
+        message.push_str(detail(code));
+        io::Error::other(message)
     }
 }
 
+const NO_ADDRESS: &str = "could not resolve to any addresses";
+const LOOKUP_FAILED: &str = "failed to lookup address information: ";
+
+/// `gai_strerror(code)`.
+fn detail(code: c_int) -> &'static str {
+    // SAFETY: gai_strerror returns a NUL-terminated string that stays valid (a static
+    // message) for any code.
+    let detail = unsafe { CStr::from_ptr(gai_strerror(code)) };
+    detail.to_str().unwrap_or("unknown error")
+}
+
+/// A failed lookup (see `lookup_error`): `getaddrinfo`'s error code, or 0 when it found no
+/// address.
+#[cfg(panic = "immediate-abort")]
+#[derive(Debug)]
+struct LookupError(c_int);
+
+#[cfg(panic = "immediate-abort")]
+impl fmt::Display for LookupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 == 0 {
+            return f.write_str(NO_ADDRESS);
+        }
+        f.write_str(LOOKUP_FAILED)?;
+        f.write_str(detail(self.0))
+    }
+}
+
+#[cfg(panic = "immediate-abort")]
 impl std::error::Error for LookupError {}
 
 /// Connects to `host:port`, trying each address it resolves to in turn (the last failure is
@@ -103,7 +142,7 @@ pub(crate) fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
         return Err(io::Error::last_os_error());
     }
     if code != 0 {
-        return Err(io::Error::other(LookupError(code)));
+        return Err(lookup_error(code));
     }
     let mut last = None;
     let mut next = list;
@@ -131,7 +170,7 @@ pub(crate) fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
     }
     // SAFETY: the list getaddrinfo returned, freed once; nothing points into it any more.
     unsafe { freeaddrinfo(list) };
-    last.unwrap_or_else(|| Err(io::Error::new(io::ErrorKind::InvalidInput, LookupError(0))))
+    last.unwrap_or_else(|| Err(lookup_error(0)))
 }
 
 /// A TCP connection to the address of `ai`, as std's `TcpStream::connect` makes it: a
