@@ -457,23 +457,32 @@ mod json {
     /// stopped (not generic: the same code for every event type).
     #[inline(never)]
     fn error_message(event: &[u8], e: &serde_json::Error, message: &mut String) {
+        const PREFIX: &str = "could not deserialize the event: ";
         message.clear();
-        message.push_str("could not deserialize the event: ");
+        message.push_str(PREFIX);
+        // The error is formatted once, then the path goes in front of it.
+        let _ = write!(message, "{e}");
         if e.is_data() {
-            let missing = e.to_string().starts_with("missing field");
-            let path = path_at(event, e.line(), e.column(), missing);
+            let error = message.split_off(PREFIX.len());
+            let path = path_at(
+                event,
+                e.line(),
+                e.column(),
+                error.starts_with("missing field"),
+            );
             if !path.is_empty() {
                 message.push_str(&path);
                 message.push_str(": ");
             }
+            message.push_str(&error);
         }
-        let _ = write!(message, "{e}");
     }
 
     /// Where one is inside a JSON document.
     enum Frame {
-        /// In an object, after this key (`None`: before the first, or after a comma).
-        Object(Option<String>),
+        /// In an object, after the key at this range of the event (`None`: before the first,
+        /// or after a comma).
+        Object(Option<std::ops::Range<usize>>),
         /// In an array, at this index.
         Array(usize),
     }
@@ -515,8 +524,7 @@ mod json {
                         i += if event.get(i) == Some(&b'\\') { 2 } else { 1 };
                     }
                     if let Some(Frame::Object(key @ None)) = stack.last_mut() {
-                        let raw = event.get(start..i.min(event.len())).unwrap_or_default();
-                        *key = Some(String::from_utf8_lossy(raw).into_owned());
+                        *key = Some(start..i.min(event.len()));
                     }
                 }
                 _ => {}
@@ -533,7 +541,8 @@ mod json {
                     if !path.is_empty() {
                         path.push('.');
                     }
-                    path.push_str(key);
+                    let raw = event.get(key.clone()).unwrap_or_default();
+                    path.push_str(&String::from_utf8_lossy(raw));
                 }
                 Frame::Object(None) => {}
                 Frame::Array(n) => {
