@@ -341,9 +341,16 @@ pub fn notice(notice: &Notice) {
     }
 }
 
+/// What [`write`] is given to write: any [`Body`] with `tracing` (its events are bodies of their
+/// own); without it only ever formatted text, called directly rather than through a vtable.
+#[cfg(feature = "tracing")]
+pub(crate) type AnyBody<'a> = dyn Body + 'a;
+#[cfg(not(feature = "tracing"))]
+pub(crate) type AnyBody<'a> = fmt::Arguments<'a>;
+
 /// Writes one line, whatever the level filters say: `request_id` (or this thread's) and what
 /// `body` writes.
-pub(crate) fn write(level: LogLevel, request_id: Option<&str>, body: &dyn Body) {
+pub(crate) fn write(level: LogLevel, request_id: Option<&str>, body: &AnyBody<'_>) {
     let mut line = Line::new();
     let json = json();
     REQUEST_ID.with(|id| {
