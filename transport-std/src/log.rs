@@ -268,19 +268,21 @@ fn utc(unix_ms: u64) -> [u8; 24] {
     let year = yoe + era * 400 + u64::from(month <= 2);
     let mut out = *b"0000-00-00T00:00:00.000Z";
     // Digits written by hand, right to left from each field's last: `{:02}` and friends cost
-    // a formatter call per field. One loop over the fields (last digit, width, value).
-    let fields = [
-        (3, 4, year),
-        (6, 2, month),
-        (9, 2, day),
-        (12, 2, rem / 3600),
-        (15, 2, rem / 60 % 60),
-        (18, 2, rem % 60),
-        (22, 3, unix_ms % 1000),
+    // a formatter call per field. One loop over the fields: each one's last digit and width
+    // (a constant table), and its value.
+    const FIELDS: [(u8, u8); 7] = [(3, 4), (6, 2), (9, 2), (12, 2), (15, 2), (18, 2), (22, 3)];
+    let values = [
+        year,
+        month,
+        day,
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        unix_ms % 1000,
     ];
-    for (end, width, mut n) in fields {
+    for ((end, width), mut n) in FIELDS.into_iter().zip(values) {
         for i in 0..width {
-            if let Some(d) = out.get_mut(end - i) {
+            if let Some(d) = out.get_mut(usize::from(end - i)) {
                 *d = b'0' + (n % 10) as u8;
             }
             n /= 10;
