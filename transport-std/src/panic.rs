@@ -143,43 +143,45 @@ mod abort {
         let Some(ep) = (unsafe { ENDPOINT.load(Ordering::Acquire).as_ref() }) else {
             return false;
         };
-        let Some((id, inv)) = CURRENT.with(|c| {
-            let mut c = c.try_borrow_mut().ok()?;
+        // The whole report is made under the borrow, from the ids where they are (no copies).
+        CURRENT.with(|c| {
+            let Ok(mut c) = c.try_borrow_mut() else {
+                return false;
+            };
             let c = &mut **c;
-            let active = std::mem::take(&mut c.active);
-            let id = std::mem::replace(&mut c.id, Id::EMPTY);
-            let inv = std::mem::replace(&mut c.inv, Id::EMPTY);
-            active.then_some((id, c.has_inv.then_some(inv)))
-        }) else {
-            return false;
-        };
-        let mut buf = [0u8; 8192];
-        let target = ErrorTarget::Invocation {
-            request_id: &id,
-            invocation_id: inv.as_ref(),
-        };
-        let mut cut = message;
-        let n = loop {
-            match request::error(ep, target, error_type::PANIC, cut, &mut buf) {
-                Ok(n) => break n,
-                Err(_) if !cut.is_empty() => {
-                    let mut end = cut.len() / 2;
-                    while !cut.is_char_boundary(end) {
-                        end -= 1;
-                    }
-                    cut = &cut[..end];
-                }
-                Err(_) => return false,
+            if !std::mem::take(&mut c.active) {
+                return false;
             }
-        };
-        // Wait for the reply (bounded) so the report is in before the process dies.
-        let _ = send(ep, buf.get(..n).unwrap_or_default());
-        crate::rt_log!(
-            Error,
-            "invocation {id}: handler panicked ({message}); reported as {}; exiting (panic = \"abort\")",
-            error_type::PANIC
-        );
-        true
+            let mut buf = [0u8; 8192];
+            let target = ErrorTarget::Invocation {
+                request_id: &c.id,
+                invocation_id: c.has_inv.then_some(&c.inv),
+            };
+            let mut cut = message;
+            let n = loop {
+                match request::error(ep, target, error_type::PANIC, cut, &mut buf) {
+                    Ok(n) => break n,
+                    Err(_) if !cut.is_empty() => {
+                        let mut end = cut.len() / 2;
+                        while !cut.is_char_boundary(end) {
+                            end -= 1;
+                        }
+                        cut = &cut[..end];
+                    }
+                    Err(_) => return false,
+                }
+            };
+            // Wait for the reply (bounded) so the report is in before the process dies.
+            let _ = send(ep, buf.get(..n).unwrap_or_default());
+            crate::rt_log!(
+                Error,
+                "invocation {}: handler panicked ({}); reported as {}; exiting (panic = \"abort\")",
+                c.id,
+                message,
+                error_type::PANIC
+            );
+            true
+        })
     }
 }
 
