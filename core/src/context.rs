@@ -237,9 +237,7 @@ impl Context {
             Ok((_, _, _, headers)) => self.decode_fields(headers),
             Err(e) => {
                 self.clear();
-                if let Some(id) = salvage_request_id(head) {
-                    self.request_id = id;
-                }
+                salvage_into(head, &mut self.request_id);
                 Err(InvalidInvocation::Http(e))
             }
         }
@@ -568,16 +566,25 @@ impl Members {
 /// after the id), looking only at complete lines, and only up to the blank line that ends the
 /// head: `head` may run on into the body, whose bytes are not headers.
 pub fn salvage_request_id(head: &[u8]) -> Option<Id> {
-    let mut lines = head.split(|&b| b == b'\n');
+    let mut id = Id::EMPTY;
+    salvage_into(head, &mut id).then_some(id)
+}
+
+/// [`salvage_request_id`] written into `id` (the lane's own, not moved in); on `false` it is
+/// left empty.
+pub(crate) fn salvage_into(head: &[u8], id: &mut Id) -> bool {
+    id.clear();
+    // Complete lines only: those before the last line end.
+    let Some(complete) = head.iter().rposition(|&b| b == b'\n') else {
+        return false;
+    };
+    let mut lines = head
+        .get(..complete)
+        .unwrap_or_default()
+        .split(|&b| b == b'\n');
     lines.next(); // the status line
-    let mut found = None;
-    let complete = head.iter().rposition(|&b| b == b'\n')?;
-    let mut seen = 0;
+    let mut found = false;
     for line in lines {
-        seen += line.len() + 1;
-        if seen > complete + 1 {
-            break;
-        }
         if line.is_empty() || line == b"\r" {
             // The end of the head.
             break;
@@ -593,11 +600,12 @@ pub fn salvage_request_id(head: &[u8]) -> Option<Id> {
                 [v @ .., b'\r'] => v,
                 v => v,
             };
-            if found.is_some() {
-                // Two ids: trust neither.
-                return None;
+            // Two ids: trust neither.
+            if found || !id.set(trim_ows(value)) {
+                id.clear();
+                return false;
             }
-            found = Some(Id::new(trim_ows(value))?);
+            found = true;
         }
     }
     found

@@ -38,7 +38,7 @@ use heapless::{Deque, String};
 
 use crate::buf::{BufferTooSmall, Writer, eq_ignore_case};
 use crate::config::{Config, InitType};
-use crate::context::{Context, InvalidInvocation, Warnings, salvage_request_id};
+use crate::context::{Context, InvalidInvocation, Warnings, salvage_into};
 use crate::endpoint::Endpoint;
 use crate::error_type;
 use crate::id::Id;
@@ -1916,18 +1916,15 @@ impl<'l> Driver<'l> {
     /// A `/next` response that cannot be decoded; answered when its request id can be read
     /// from `head`.
     fn next_unusable(&mut self, lane: usize, head: &[u8], reason: InvalidInvocation, now: Now) {
-        let id = salvage_request_id(head);
         let Some(l) = self.lanes.get_mut(lane) else {
             return;
         };
         l.ctx.clear();
-        match id {
-            Some(id) => {
-                l.ctx.request_id = id;
-                self.unusable.streak = 0;
-                self.invalid_invocation(lane, reason);
-            }
-            None => self.unusable(lane, reason, now),
+        if salvage_into(head, &mut l.ctx.request_id) {
+            self.unusable.streak = 0;
+            self.invalid_invocation(lane, reason);
+        } else {
+            self.unusable(lane, reason, now);
         }
     }
 
