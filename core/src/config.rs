@@ -302,17 +302,11 @@ impl Config {
     }
 
     fn refuse(&mut self, var: Var, expected: &'static str) {
-        self.invalid.get_or_insert(Invalid {
-            name: var.name(),
-            expected,
-        });
+        keep_first(&mut self.invalid, var, expected);
     }
 
     fn ignore(&mut self, var: Var, expected: &'static str) {
-        self.ignored.get_or_insert(Invalid {
-            name: var.name(),
-            expected,
-        });
+        keep_first(&mut self.ignored, var, expected);
     }
 
     /// The first variable that held a value of the wrong form (the runtime reports it on
@@ -386,6 +380,15 @@ impl Var {
 }
 
 /// (On a `StringView`: one copy for every capacity.)
+/// Keeps `var` in `slot` unless another came first (one copy for the four callers).
+#[inline(never)]
+fn keep_first(slot: &mut Option<Invalid>, var: Var, expected: &'static str) {
+    slot.get_or_insert(Invalid {
+        name: var.name(),
+        expected,
+    });
+}
+
 fn put(field: &mut StringView, v: &str) -> Result<(), &'static str> {
     field.clear();
     field.push_str(v).map_err(|_| "a shorter value")
