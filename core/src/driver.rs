@@ -497,11 +497,11 @@ impl<'l> Driver<'l> {
             *lane = Lane::default();
         }
         let invocation_lanes = invocation_lanes(&config, &options);
-        let mut next = [0u8; NEXT_REQUEST];
-        let next_request = request::next(&config.endpoint, &mut next)
-            .ok()
-            .and_then(|n| heapless::Vec::from_slice(next.get(..n)?).ok())
-            .unwrap_or_default();
+        // Encoded straight into the Vec's storage, then cut to its length (empty if it fails).
+        let mut next_request = heapless::Vec::new();
+        let _ = next_request.resize(NEXT_REQUEST, 0);
+        let n = request::next(&config.endpoint, &mut next_request).unwrap_or(0);
+        next_request.truncate(n);
         let mut driver = Driver {
             next_request,
             invocation_lanes,
