@@ -389,6 +389,7 @@ fn keep_first(slot: &mut Option<Invalid>, var: Var, expected: &'static str) {
     });
 }
 
+#[inline(always)]
 fn put(field: &mut StringView, v: &str) -> Result<(), &'static str> {
     field.clear();
     field.push_str(v).map_err(|_| "a shorter value")

@@ -520,6 +520,7 @@ fn client_application(r: &mut Reader<'_>, app: &mut ClientApplication) -> Option
 }
 
 /// Reads a map of strings into `map` (an empty one).
+#[inline(always)]
 fn string_map(r: &mut Reader<'_>, map: &mut StringMap) -> Option<()> {
     r.object(&mut |r, key| {
         let Key::Short(k) = key else { return None };

@@ -319,6 +319,7 @@ impl Decoder {
     ///
     /// A final head equal byte for byte to the last one this decoder accepted here (in any
     /// earlier message) is not parsed again: the same reply to every answer costs a comparison.
+    #[inline]
     pub fn advance(&mut self, buf: &mut [u8]) -> Result<Status, DecodeError> {
         self.advance_inner(buf, None)
     }
