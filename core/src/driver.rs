@@ -2044,6 +2044,7 @@ fn reply_timeout(
     Some(now.instant.plus(ms))
 }
 
+#[inline(always)]
 fn sendable(error_type: &str) -> &str {
     if request::is_header_value(error_type) {
         error_type
