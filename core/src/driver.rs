@@ -44,7 +44,7 @@ use crate::error_type;
 use crate::id::Id;
 use crate::notice::{Exit, Notice, RequestKind};
 use crate::request::{self, EncodeError, ErrorTarget};
-use crate::response::{DecodeError, Decoder, Limits, Message, Status};
+use crate::response::{DecodeError, Decoder, Limits, Message, OnHead, Status};
 use crate::time::{Instant, Now};
 
 /// How long a reply may take at least (and beyond the invocation's deadline), in ms.
@@ -1669,13 +1669,9 @@ impl<'l> Driver<'l> {
         // Only `/next` and the registration read their reply's fields; the other replies (the
         // `202` to every answer) go through the decoder's memo of the last such head.
         let fields = matches!(request, Request::Next | Request::Register { .. });
+        let on_head: Option<OnHead<'_>> = if fields { Some(&mut on_head) } else { None };
         let status = if eof {
-            let finished = if fields {
-                decoder.finish_with(buf, &mut on_head)
-            } else {
-                decoder.finish(buf)
-            };
-            match finished {
+            match decoder.finish_inner(buf, on_head) {
                 Ok(Some(m)) => Ok(Status::Complete(m)),
                 Ok(None) => {
                     self.lost(lane, now, true);
@@ -1683,10 +1679,8 @@ impl<'l> Driver<'l> {
                 }
                 Err(e) => Err(e),
             }
-        } else if fields {
-            decoder.advance_with(buf, &mut on_head)
         } else {
-            decoder.advance(buf)
+            decoder.advance_inner(buf, on_head)
         };
         match status {
             Ok(Status::NeedMore { keep }) => Input::NeedMore { keep },

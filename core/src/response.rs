@@ -334,7 +334,7 @@ impl Decoder {
         self.advance_inner(buf, Some(on_head))
     }
 
-    fn advance_inner(
+    pub(crate) fn advance_inner(
         &mut self,
         buf: &mut [u8],
         on_head: Option<OnHead<'_>>,
@@ -367,7 +367,8 @@ impl Decoder {
         self.finish_inner(buf, Some(on_head))
     }
 
-    fn finish_inner(
+    #[inline(never)]
+    pub(crate) fn finish_inner(
         &mut self,
         buf: &mut [u8],
         on_head: Option<OnHead<'_>>,
