@@ -494,28 +494,48 @@ fn decode_client_context(value: &[u8], cc: &mut ClientContext) -> Option<()> {
 
 /// Reads a client application into `app` (a default one).
 fn client_application(r: &mut Reader<'_>, app: &mut ClientApplication) -> Option<()> {
+    const NAMES: &[u8; 5 * NAME] = b"installation_id         app_title               \
+                                      app_version_name        app_version_code        \
+                                      app_package_name        ";
+    optional_members(
+        r,
+        NAMES,
+        &mut [
+            &mut app.installation_id,
+            &mut app.app_title,
+            &mut app.app_version_name,
+            &mut app.app_version_code,
+            &mut app.app_package_name,
+        ],
+    )
+}
+
+/// Room for a member name in the tables [`optional_members`] reads.
+const NAME: usize = 24;
+
+/// Reads an object whose members of interest are optional strings: the one named by the `i`th
+/// name of `names` into `slots[i]`, any other member skipped. Names are packed in one string,
+/// [`NAME`] bytes each, space-padded: a table of `&str` would cost a relocation per entry in a
+/// position-independent binary. (One reader for the client application and the identity.)
+fn optional_members(
+    r: &mut Reader<'_>,
+    names: &[u8],
+    slots: &mut [&mut Option<String<MAX_FIELD>>],
+) -> Option<()> {
     let mut seen = Members::default();
+    let (names, _) = names.as_chunks::<NAME>();
     r.object(&mut |r, key| {
-        // Names packed in one string, 16 bytes each, space-padded: a table of `&str` would cost a
-        // relocation per entry in a position-independent binary.
-        const NAMES: &[u8; 80] =
-            b"installation_id app_title       app_version_nameapp_version_codeapp_package_name";
-        let (names, _) = NAMES.as_chunks::<16>();
         let field = match &key {
             Key::Short(k) => names
                 .iter()
                 .position(|name| name.trim_ascii_end() == k.as_bytes()),
             Key::Long => None,
         };
-        let Some(i) = field else { return r.skip_at(0) };
+        let Some((i, slot)) = field.and_then(|i| Some((i, slots.get_mut(i)?))) else {
+            return r.skip_at(0);
+        };
         seen.once(i)?;
-        r.optional_into(match i {
-            0 => &mut app.installation_id,
-            1 => &mut app.app_title,
-            2 => &mut app.app_version_name,
-            3 => &mut app.app_version_code,
-            _ => &mut app.app_package_name,
-        })
+        r.optional_into(slot)
     })
 }
 
@@ -534,20 +554,13 @@ fn decode_identity(value: &[u8], id: &mut CognitoIdentity) -> Option<()> {
     if value.len() > MAX_IDENTITY {
         return None;
     }
+    const NAMES: &[u8; 2 * NAME] = b"cognitoIdentityId       cognitoIdentityPoolId   ";
     Reader::new(value).document(|r| {
-        let mut seen = Members::default();
-        r.object(&mut |r, key| {
-            if key.is("cognitoIdentityId") {
-                seen.once(0)?;
-                r.optional_into(&mut id.identity_id)?;
-            } else if key.is("cognitoIdentityPoolId") {
-                seen.once(1)?;
-                r.optional_into(&mut id.identity_pool_id)?;
-            } else {
-                r.skip_at(0)?;
-            }
-            Some(())
-        })
+        optional_members(
+            r,
+            NAMES,
+            &mut [&mut id.identity_id, &mut id.identity_pool_id],
+        )
     })
 }
 
