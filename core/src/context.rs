@@ -606,9 +606,9 @@ pub(crate) fn salvage_into(head: &[u8], id: &mut Id) -> bool {
         let Some(colon) = line.iter().position(|&b| b == b':') else {
             continue;
         };
-        let (name, value) = line.split_at(colon);
+        let name = line.get(..colon).unwrap_or_default();
         if eq_ignore_case(name, b"lambda-runtime-aws-request-id") {
-            let value = value.get(1..).unwrap_or_default();
+            let value = line.get(colon + 1..).unwrap_or_default();
             // A pattern, not `strip_suffix`: that was a function of its own.
             let value = match value {
                 [v @ .., b'\r'] => v,

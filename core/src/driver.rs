@@ -736,9 +736,10 @@ impl<'l> Driver<'l> {
         let (len, body) = match request {
             Request::Next => {
                 let n = self.next_request.len();
-                out.get_mut(..n)
-                    .ok_or(BufferTooSmall { required: n })?
-                    .copy_from_slice(&self.next_request);
+                crate::buf::copy(
+                    out.get_mut(..n).ok_or(BufferTooSmall { required: n })?,
+                    &self.next_request,
+                );
                 (n, false)
             }
             Request::Answer { len, body, .. } => (len, body),

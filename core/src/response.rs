@@ -231,7 +231,7 @@ impl Memo {
     fn keep(&mut self, head: &[u8], info: HeadInfo) {
         match self.bytes.get_mut(..).and_then(|b| b.get_mut(..head.len())) {
             Some(dst) => {
-                dst.copy_from_slice(head);
+                crate::buf::copy(dst, head);
                 self.len = head.len();
                 self.info = info;
             }
