@@ -82,11 +82,10 @@ impl LogLevel {
         ];
         let s = s.trim_ascii().as_bytes();
         let (names, _) = NAMES.as_chunks::<7>();
-        names
+        let i = names
             .iter()
-            .zip(LEVELS)
-            .find(|(n, _)| eq_ignore_case(n.trim_ascii_end(), s))
-            .map(|(_, l)| l)
+            .position(|n| eq_ignore_case(n.trim_ascii_end(), s))?;
+        LEVELS.get(i).copied()
     }
 }
 
