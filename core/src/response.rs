@@ -286,6 +286,7 @@ impl Decoder {
     }
 
     /// Forgets any partial message and takes `limits` for the next one.
+    #[inline(never)]
     pub fn reset(&mut self, limits: Limits) {
         // Field by field: the memo (the one thing that outlives a message) stays.
         self.limits = limits;
