@@ -1671,19 +1671,12 @@ impl<'l> Driver<'l> {
         // `202` to every answer) go through the decoder's memo of the last such head.
         let fields = matches!(request, Request::Next | Request::Register { .. });
         let on_head: Option<OnHead<'_>> = if fields { Some(&mut on_head) } else { None };
-        let status = if eof {
-            match decoder.finish_inner(buf, on_head) {
-                Ok(Some(m)) => Ok(Status::Complete(m)),
-                Ok(None) => {
-                    self.lost(lane, now, true);
-                    return Input::Close;
-                }
-                Err(e) => Err(e),
+        match decoder.drive(buf, on_head, eof) {
+            // At EOF: no message begun (what `Decoder::finish` calls `Ok(None)`).
+            Ok(Status::NeedMore { .. }) if eof => {
+                self.lost(lane, now, true);
+                Input::Close
             }
-        } else {
-            decoder.advance_inner(buf, on_head)
-        };
-        match status {
             Ok(Status::NeedMore { keep }) => Input::NeedMore { keep },
             Ok(Status::Complete(msg)) => {
                 let extra = msg.consumed < buf.len();
