@@ -143,13 +143,14 @@ pub(crate) fn move_within(buf: &mut [u8], from: usize, to: usize, dest: usize) {
     }
 }
 
-/// Copies `src` into `dst` (the two are of one length): `copy_from_slice` is a call to a
-/// checked copy that takes a panic location (a relocated constant) at every call site, where
-/// this is a plain `memcpy`.
-#[inline(always)]
+/// Copies `src` into `dst` (the two are of one length; nothing is copied otherwise). One call
+/// site of `copy_from_slice` for the crate: each of its call sites is a call to a checked
+/// out-of-line copy with a panic location (a relocated constant) of its own. (Not a loop of
+/// byte moves: at `opt-level = "z"` that stays a loop, not a `memcpy`.)
+#[inline(never)]
 pub(crate) fn copy(dst: &mut [u8], src: &[u8]) {
-    for (d, s) in dst.iter_mut().zip(src) {
-        *d = *s;
+    if dst.len() == src.len() {
+        dst.copy_from_slice(src);
     }
 }
 
