@@ -82,11 +82,10 @@ impl LogLevel {
         ];
         let s = s.trim_ascii().as_bytes();
         let (names, _) = NAMES.as_chunks::<7>();
-        names
+        let i = names
             .iter()
-            .zip(LEVELS)
-            .find(|(n, _)| eq_ignore_case(n.trim_ascii_end(), s))
-            .map(|(_, l)| l)
+            .position(|n| eq_ignore_case(n.trim_ascii_end(), s))?;
+        LEVELS.get(i).copied()
     }
 }
 
@@ -302,17 +301,11 @@ impl Config {
     }
 
     fn refuse(&mut self, var: Var, expected: &'static str) {
-        self.invalid.get_or_insert(Invalid {
-            name: var.name(),
-            expected,
-        });
+        keep_first(&mut self.invalid, var, expected);
     }
 
     fn ignore(&mut self, var: Var, expected: &'static str) {
-        self.ignored.get_or_insert(Invalid {
-            name: var.name(),
-            expected,
-        });
+        keep_first(&mut self.ignored, var, expected);
     }
 
     /// The first variable that held a value of the wrong form (the runtime reports it on
@@ -386,6 +379,16 @@ impl Var {
 }
 
 /// (On a `StringView`: one copy for every capacity.)
+/// Keeps `var` in `slot` unless another came first (one copy for the four callers).
+#[inline(never)]
+fn keep_first(slot: &mut Option<Invalid>, var: Var, expected: &'static str) {
+    slot.get_or_insert(Invalid {
+        name: var.name(),
+        expected,
+    });
+}
+
+#[inline(always)]
 fn put(field: &mut StringView, v: &str) -> Result<(), &'static str> {
     field.clear();
     field.push_str(v).map_err(|_| "a shorter value")

@@ -237,9 +237,7 @@ impl Context {
             Ok((_, _, _, headers)) => self.decode_fields(headers),
             Err(e) => {
                 self.clear();
-                if let Some(id) = salvage_request_id(head) {
-                    self.request_id = id;
-                }
+                salvage_into(head, &mut self.request_id);
                 Err(InvalidInvocation::Http(e))
             }
         }
@@ -496,32 +494,53 @@ fn decode_client_context(value: &[u8], cc: &mut ClientContext) -> Option<()> {
 
 /// Reads a client application into `app` (a default one).
 fn client_application(r: &mut Reader<'_>, app: &mut ClientApplication) -> Option<()> {
+    const NAMES: &[u8; 5 * NAME] = b"installation_id         app_title               \
+                                      app_version_name        app_version_code        \
+                                      app_package_name        ";
+    optional_members(
+        r,
+        NAMES,
+        &mut [
+            &mut app.installation_id,
+            &mut app.app_title,
+            &mut app.app_version_name,
+            &mut app.app_version_code,
+            &mut app.app_package_name,
+        ],
+    )
+}
+
+/// Room for a member name in the tables [`optional_members`] reads.
+const NAME: usize = 24;
+
+/// Reads an object whose members of interest are optional strings: the one named by the `i`th
+/// name of `names` into `slots[i]`, any other member skipped. Names are packed in one string,
+/// [`NAME`] bytes each, space-padded: a table of `&str` would cost a relocation per entry in a
+/// position-independent binary. (One reader for the client application and the identity.)
+fn optional_members(
+    r: &mut Reader<'_>,
+    names: &[u8],
+    slots: &mut [&mut Option<String<MAX_FIELD>>],
+) -> Option<()> {
     let mut seen = Members::default();
+    let (names, _) = names.as_chunks::<NAME>();
     r.object(&mut |r, key| {
-        // Names packed in one string, 16 bytes each, space-padded: a table of `&str` would cost a
-        // relocation per entry in a position-independent binary.
-        const NAMES: &[u8; 80] =
-            b"installation_id app_title       app_version_nameapp_version_codeapp_package_name";
-        let (names, _) = NAMES.as_chunks::<16>();
         let field = match &key {
             Key::Short(k) => names
                 .iter()
                 .position(|name| name.trim_ascii_end() == k.as_bytes()),
             Key::Long => None,
         };
-        let Some(i) = field else { return r.skip_at(0) };
+        let Some((i, slot)) = field.and_then(|i| Some((i, slots.get_mut(i)?))) else {
+            return r.skip_at(0);
+        };
         seen.once(i)?;
-        r.optional_into(match i {
-            0 => &mut app.installation_id,
-            1 => &mut app.app_title,
-            2 => &mut app.app_version_name,
-            3 => &mut app.app_version_code,
-            _ => &mut app.app_package_name,
-        })
+        r.optional_into(slot)
     })
 }
 
 /// Reads a map of strings into `map` (an empty one).
+#[inline(always)]
 fn string_map(r: &mut Reader<'_>, map: &mut StringMap) -> Option<()> {
     r.object(&mut |r, key| {
         let Key::Short(k) = key else { return None };
@@ -535,20 +554,13 @@ fn decode_identity(value: &[u8], id: &mut CognitoIdentity) -> Option<()> {
     if value.len() > MAX_IDENTITY {
         return None;
     }
+    const NAMES: &[u8; 2 * NAME] = b"cognitoIdentityId       cognitoIdentityPoolId   ";
     Reader::new(value).document(|r| {
-        let mut seen = Members::default();
-        r.object(&mut |r, key| {
-            if key.is("cognitoIdentityId") {
-                seen.once(0)?;
-                r.optional_into(&mut id.identity_id)?;
-            } else if key.is("cognitoIdentityPoolId") {
-                seen.once(1)?;
-                r.optional_into(&mut id.identity_pool_id)?;
-            } else {
-                r.skip_at(0)?;
-            }
-            Some(())
-        })
+        optional_members(
+            r,
+            NAMES,
+            &mut [&mut id.identity_id, &mut id.identity_pool_id],
+        )
     })
 }
 
@@ -568,16 +580,25 @@ impl Members {
 /// after the id), looking only at complete lines, and only up to the blank line that ends the
 /// head: `head` may run on into the body, whose bytes are not headers.
 pub fn salvage_request_id(head: &[u8]) -> Option<Id> {
-    let mut lines = head.split(|&b| b == b'\n');
+    let mut id = Id::EMPTY;
+    salvage_into(head, &mut id).then_some(id)
+}
+
+/// [`salvage_request_id`] written into `id` (the lane's own, not moved in); on `false` it is
+/// left empty.
+pub(crate) fn salvage_into(head: &[u8], id: &mut Id) -> bool {
+    id.clear();
+    // Complete lines only: those before the last line end.
+    let Some(complete) = head.iter().rposition(|&b| b == b'\n') else {
+        return false;
+    };
+    let mut lines = head
+        .get(..complete)
+        .unwrap_or_default()
+        .split(|&b| b == b'\n');
     lines.next(); // the status line
-    let mut found = None;
-    let complete = head.iter().rposition(|&b| b == b'\n')?;
-    let mut seen = 0;
+    let mut found = false;
     for line in lines {
-        seen += line.len() + 1;
-        if seen > complete + 1 {
-            break;
-        }
         if line.is_empty() || line == b"\r" {
             // The end of the head.
             break;
@@ -585,19 +606,20 @@ pub fn salvage_request_id(head: &[u8]) -> Option<Id> {
         let Some(colon) = line.iter().position(|&b| b == b':') else {
             continue;
         };
-        let (name, value) = line.split_at(colon);
+        let name = line.get(..colon).unwrap_or_default();
         if eq_ignore_case(name, b"lambda-runtime-aws-request-id") {
-            let value = value.get(1..).unwrap_or_default();
+            let value = line.get(colon + 1..).unwrap_or_default();
             // A pattern, not `strip_suffix`: that was a function of its own.
             let value = match value {
                 [v @ .., b'\r'] => v,
                 v => v,
             };
-            if found.is_some() {
-                // Two ids: trust neither.
-                return None;
+            // Two ids: trust neither.
+            if found || !id.set(trim_ows(value)) {
+                id.clear();
+                return false;
             }
-            found = Some(Id::new(trim_ows(value))?);
+            found = true;
         }
     }
     found

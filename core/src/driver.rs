@@ -38,13 +38,13 @@ use heapless::{Deque, String};
 
 use crate::buf::{BufferTooSmall, Writer, eq_ignore_case};
 use crate::config::{Config, InitType};
-use crate::context::{Context, InvalidInvocation, Warnings, salvage_request_id};
+use crate::context::{Context, InvalidInvocation, Warnings, salvage_into};
 use crate::endpoint::Endpoint;
 use crate::error_type;
 use crate::id::Id;
 use crate::notice::{Exit, Notice, RequestKind};
 use crate::request::{self, EncodeError, ErrorTarget};
-use crate::response::{DecodeError, Decoder, Limits, Message, Status};
+use crate::response::{DecodeError, Decoder, Limits, Message, OnHead, Status};
 use crate::time::{Instant, Now};
 
 /// How long a reply may take at least (and beyond the invocation's deadline), in ms.
@@ -497,11 +497,11 @@ impl<'l> Driver<'l> {
             *lane = Lane::default();
         }
         let invocation_lanes = invocation_lanes(&config, &options);
-        let mut next = [0u8; NEXT_REQUEST];
-        let next_request = request::next(&config.endpoint, &mut next)
-            .ok()
-            .and_then(|n| heapless::Vec::from_slice(next.get(..n)?).ok())
-            .unwrap_or_default();
+        // Encoded straight into the Vec's storage, then cut to its length (empty if it fails).
+        let mut next_request = heapless::Vec::new();
+        let _ = next_request.resize(NEXT_REQUEST, 0);
+        let n = request::next(&config.endpoint, &mut next_request).unwrap_or(0);
+        next_request.truncate(n);
         let mut driver = Driver {
             next_request,
             invocation_lanes,
@@ -736,9 +736,10 @@ impl<'l> Driver<'l> {
         let (len, body) = match request {
             Request::Next => {
                 let n = self.next_request.len();
-                out.get_mut(..n)
-                    .ok_or(BufferTooSmall { required: n })?
-                    .copy_from_slice(&self.next_request);
+                crate::buf::copy(
+                    out.get_mut(..n).ok_or(BufferTooSmall { required: n })?,
+                    &self.next_request,
+                );
                 (n, false)
             }
             Request::Answer { len, body, .. } => (len, body),
@@ -1669,26 +1670,13 @@ impl<'l> Driver<'l> {
         // Only `/next` and the registration read their reply's fields; the other replies (the
         // `202` to every answer) go through the decoder's memo of the last such head.
         let fields = matches!(request, Request::Next | Request::Register { .. });
-        let status = if eof {
-            let finished = if fields {
-                decoder.finish_with(buf, &mut on_head)
-            } else {
-                decoder.finish(buf)
-            };
-            match finished {
-                Ok(Some(m)) => Ok(Status::Complete(m)),
-                Ok(None) => {
-                    self.lost(lane, now, true);
-                    return Input::Close;
-                }
-                Err(e) => Err(e),
+        let on_head: Option<OnHead<'_>> = if fields { Some(&mut on_head) } else { None };
+        match decoder.drive(buf, on_head, eof) {
+            // At EOF: no message begun (what `Decoder::finish` calls `Ok(None)`).
+            Ok(Status::NeedMore { .. }) if eof => {
+                self.lost(lane, now, true);
+                Input::Close
             }
-        } else if fields {
-            decoder.advance_with(buf, &mut on_head)
-        } else {
-            decoder.advance(buf)
-        };
-        match status {
             Ok(Status::NeedMore { keep }) => Input::NeedMore { keep },
             Ok(Status::Complete(msg)) => {
                 let extra = msg.consumed < buf.len();
@@ -1916,18 +1904,15 @@ impl<'l> Driver<'l> {
     /// A `/next` response that cannot be decoded; answered when its request id can be read
     /// from `head`.
     fn next_unusable(&mut self, lane: usize, head: &[u8], reason: InvalidInvocation, now: Now) {
-        let id = salvage_request_id(head);
         let Some(l) = self.lanes.get_mut(lane) else {
             return;
         };
         l.ctx.clear();
-        match id {
-            Some(id) => {
-                l.ctx.request_id = id;
-                self.unusable.streak = 0;
-                self.invalid_invocation(lane, reason);
-            }
-            None => self.unusable(lane, reason, now),
+        if salvage_into(head, &mut l.ctx.request_id) {
+            self.unusable.streak = 0;
+            self.invalid_invocation(lane, reason);
+        } else {
+            self.unusable(lane, reason, now);
         }
     }
 
@@ -2047,6 +2032,7 @@ fn reply_timeout(
     Some(now.instant.plus(ms))
 }
 
+#[inline(always)]
 fn sendable(error_type: &str) -> &str {
     if request::is_header_value(error_type) {
         error_type

@@ -170,19 +170,25 @@ impl Endpoint {
             .as_mut_view()
             .push_str(prefix)
             .map_err(|_| EndpointError::InvalidPrefix)?;
-        let mut buf = [0u8; LINE_END];
-        let mut w = crate::buf::Writer::new(&mut buf);
-        w.put(b" HTTP/1.1\r\nHost: ");
-        ep.write_authority(&mut w);
+        // Written straight into `line_end`'s storage, then cut to what was written.
+        let _ = ep.line_end.resize(LINE_END, 0);
+        let mut w = crate::buf::Writer::new(&mut ep.line_end);
+        // `host:port`, with brackets for IPv6 (whole pieces: `Writer::byte` is inlined code at
+        // every call, `put` a call).
+        let (open, close): (&[u8], &[u8]) = if ipv6 {
+            (b" HTTP/1.1\r\nHost: [", b"]:")
+        } else {
+            (b" HTTP/1.1\r\nHost: ", b":")
+        };
+        w.put(open);
+        w.put(host.as_bytes());
+        w.put(close);
+        w.dec(u64::from(port));
         w.put(b"\r\nUser-Agent: ");
         w.put(crate::request::USER_AGENT.as_bytes());
         w.put(b"\r\n");
         let n = w.finish().map_err(|_| EndpointError::InvalidHost)?;
-        append(
-            ep.line_end.as_mut_view(),
-            &[buf.get(..n).unwrap_or_default()],
-        )
-        .map_err(|_| EndpointError::InvalidHost)?;
+        ep.line_end.truncate(n);
         append(
             ep.post_invocation.as_mut_view(),
             &[b"POST ", ep.prefix.as_bytes(), crate::request::INVOCATION],
@@ -217,19 +223,6 @@ impl Endpoint {
     pub fn prefix(&self) -> &str {
         &self.prefix
     }
-
-    /// Writes the `Host` header value: `host:port`, with brackets for IPv6.
-    pub(crate) fn write_authority(&self, w: &mut crate::buf::Writer<'_>) {
-        if self.ipv6 {
-            w.byte(b'[');
-            w.put(self.host.as_bytes());
-            w.byte(b']');
-        } else {
-            w.put(self.host.as_bytes());
-        }
-        w.byte(b':');
-        w.dec(u64::from(self.port));
-    }
 }
 
 impl core::str::FromStr for Endpoint {
@@ -239,7 +232,7 @@ impl core::str::FromStr for Endpoint {
     }
 }
 
-/// RFC 3986 `pchar` and `/`, minus `?` and `#` (a prefix is a path, nothing else).
+/// Appends `pieces` to `v`; `Err` when they do not fit.
 fn append(v: &mut heapless::vec::VecView<u8>, pieces: &[&[u8]]) -> Result<(), ()> {
     for piece in pieces {
         v.extend_from_slice(piece).map_err(drop)?;
@@ -352,11 +345,11 @@ mod tests {
             ("http://localhost:80/.rt", "localhost:80"),
         ] {
             let e = Endpoint::parse(input).unwrap();
-            let mut b = [0u8; 64];
-            let mut w = crate::buf::Writer::new(&mut b);
-            e.write_authority(&mut w);
-            let n = w.finish().unwrap();
-            assert_eq!(&b[..n], want.as_bytes());
+            let line_end = std::format!(
+                " HTTP/1.1\r\nHost: {want}\r\nUser-Agent: {}\r\n",
+                crate::request::USER_AGENT
+            );
+            assert_eq!(e.line_end(), line_end.as_bytes());
         }
     }
 }

@@ -22,6 +22,7 @@ pub(crate) enum Key {
 }
 
 impl Key {
+    #[inline(always)]
     pub(crate) fn is(&self, name: &str) -> bool {
         matches!(self, Key::Short(k) if k.as_str() == name)
     }
@@ -104,12 +105,14 @@ impl<'a> Reader<'a> {
     }
 
     /// A string into `out` (`None` when it does not fit or is not a string).
+    #[inline(always)]
     pub(crate) fn string_into<const N: usize>(&mut self, out: &mut String<N>) -> Option<()> {
         out.clear();
         self.string(Some(out.as_mut_view()))?.then_some(())
     }
 
     /// Whether the next value is `null`.
+    #[inline(always)]
     pub(crate) fn peek_null(&mut self) -> bool {
         self.peek() == Some(b'n')
     }

@@ -64,6 +64,7 @@ pub fn is_header_value(v: &str) -> bool {
             .fold(true, |ok, b| ok & (b == b'\t' || (b >= 0x20 && b != 0x7f)))
 }
 
+#[inline(always)]
 fn check(v: &str) -> Result<(), EncodeError> {
     if is_header_value(v) {
         Ok(())
@@ -101,6 +102,7 @@ fn header(w: &mut Writer<'_>, name: &[u8], value: &[u8]) {
     w.put(b"\r\n");
 }
 
+#[inline(always)]
 fn invocation_id_header(w: &mut Writer<'_>, invocation_id: Option<&Id>) {
     if let Some(inv) = invocation_id {
         header(w, b"Lambda-Runtime-Invocation-Id", inv.as_bytes());

@@ -231,7 +231,7 @@ impl Memo {
     fn keep(&mut self, head: &[u8], info: HeadInfo) {
         match self.bytes.get_mut(..).and_then(|b| b.get_mut(..head.len())) {
             Some(dst) => {
-                dst.copy_from_slice(head);
+                crate::buf::copy(dst, head);
                 self.len = head.len();
                 self.info = info;
             }
@@ -286,6 +286,7 @@ impl Decoder {
     }
 
     /// Forgets any partial message and takes `limits` for the next one.
+    #[inline(never)]
     pub fn reset(&mut self, limits: Limits) {
         // Field by field: the memo (the one thing that outlives a message) stays.
         self.limits = limits;
@@ -319,8 +320,9 @@ impl Decoder {
     ///
     /// A final head equal byte for byte to the last one this decoder accepted here (in any
     /// earlier message) is not parsed again: the same reply to every answer costs a comparison.
+    #[inline]
     pub fn advance(&mut self, buf: &mut [u8]) -> Result<Status, DecodeError> {
-        self.advance_inner(buf, None)
+        self.drive(buf, None, false)
     }
 
     /// Like [`advance`](Decoder::advance), and calls `on_head` once with the final head's
@@ -330,29 +332,13 @@ impl Decoder {
         buf: &mut [u8],
         on_head: OnHead<'_>,
     ) -> Result<Status, DecodeError> {
-        self.advance_inner(buf, Some(on_head))
-    }
-
-    fn advance_inner(
-        &mut self,
-        buf: &mut [u8],
-        on_head: Option<OnHead<'_>>,
-    ) -> Result<Status, DecodeError> {
-        if buf.len() < self.kept {
-            return Err(DecodeError::BufferMismatch);
-        }
-        let result = self.step(buf, on_head);
-        match &result {
-            Ok(Status::NeedMore { keep }) => self.kept = *keep,
-            _ => self.reset(self.limits),
-        }
-        result
+        self.drive(buf, Some(on_head), false)
     }
 
     /// The connection reached EOF with `buf` unconsumed: completes a body delimited by the
     /// close, errs otherwise (an empty `buf` with no message begun is not an error: `Ok(None)`).
     pub fn finish(&mut self, buf: &mut [u8]) -> Result<Option<Message>, DecodeError> {
-        self.finish_inner(buf, None)
+        finished(self.drive(buf, None, true))
     }
 
     /// Like [`finish`](Decoder::finish), calling `on_head` as [`advance_with`] does.
@@ -363,29 +349,34 @@ impl Decoder {
         buf: &mut [u8],
         on_head: OnHead<'_>,
     ) -> Result<Option<Message>, DecodeError> {
-        self.finish_inner(buf, Some(on_head))
+        finished(self.drive(buf, Some(on_head), true))
     }
 
-    fn finish_inner(
+    /// [`advance`](Decoder::advance), or at EOF [`finish`](Decoder::finish) (its `Ok(None)`
+    /// as `NeedMore`): one body for both, and one call in the driver.
+    pub(crate) fn drive(
         &mut self,
         buf: &mut [u8],
         on_head: Option<OnHead<'_>>,
-    ) -> Result<Option<Message>, DecodeError> {
-        // One reset for every outcome (each is code inlined).
+        eof: bool,
+    ) -> Result<Status, DecodeError> {
         let result = if buf.len() < self.kept {
             Err(DecodeError::BufferMismatch)
         } else {
             match self.step(buf, on_head) {
-                Ok(Status::Complete(m)) => Ok(Some(m)),
-                Ok(Status::NeedMore { keep }) => match self.phase {
-                    Phase::UntilEof => Ok(Some(self.complete(keep))),
-                    Phase::Head { scanned: 0, .. } if keep == 0 => Ok(None),
+                Ok(Status::NeedMore { keep }) if eof => match self.phase {
+                    Phase::UntilEof => Ok(Status::Complete(self.complete(keep))),
+                    Phase::Head { scanned: 0, .. } if keep == 0 => Ok(Status::NeedMore { keep }),
                     _ => Err(DecodeError::UnexpectedEof),
                 },
-                Err(e) => Err(e),
+                r => r,
             }
         };
-        self.reset(self.limits);
+        // A message in progress keeps its state; anything else starts afresh (at EOF, always).
+        match &result {
+            Ok(Status::NeedMore { keep }) if !eof => self.kept = *keep,
+            _ => self.reset(self.limits),
+        }
         result
     }
 
@@ -645,6 +636,16 @@ impl Decoder {
             close: self.close,
             body_too_large: self.too_large,
         }
+    }
+}
+
+/// [`Decoder::drive`]'s outcome at EOF as [`Decoder::finish`] tells it.
+#[inline(always)]
+fn finished(r: Result<Status, DecodeError>) -> Result<Option<Message>, DecodeError> {
+    match r {
+        Ok(Status::Complete(m)) => Ok(Some(m)),
+        Ok(Status::NeedMore { .. }) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
