@@ -369,7 +369,8 @@ impl<T: Transport> RuntimeOn<T> {
         mut self,
         f: impl FnOnce() -> Result<(), E> + Send + 'static,
     ) -> Self {
-        self.after_restore.push(hook(f));
+        // Kept first registered last: they run by popping (see `App::new`).
+        self.after_restore.insert(0, hook(f));
         self
     }
 

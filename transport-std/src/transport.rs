@@ -69,9 +69,9 @@ impl<H: Handler> App<H> {
         on_shutdown: Option<Box<dyn FnOnce() + Send>>,
         signals: Option<UnixStream>,
     ) -> App<H> {
-        // Run by popping, like the before-snapshot hooks: first registered last in the vector.
-        let mut after_restore = after_restore;
-        after_restore.reverse();
+        // Both run by popping: `after_restore` comes first registered last in the vector (the
+        // builder inserts each at the front; a `reverse` here cost bounds checks and their
+        // panic locations in every bootstrap, hooks or not).
         App {
             init: Some(init),
             handler: None,
@@ -90,6 +90,10 @@ impl<H: Handler> App<H> {
 
     /// Carries out any action but [`Action::Invoke`]. `out` is lane 0's output buffer (an init
     /// failure is encoded into it). `Some(code)` when the process is to exit with it.
+    // Not inlined in abort builds (the size profiles): once out of line it is one copy the
+    // event loop calls (-288 B stable). Left to LLVM in unwind builds, whose per-invocation
+    // instructions the out-of-line trio cost ~230.
+    #[cfg_attr(panic = "abort", inline(never))]
     pub fn act(
         &mut self,
         driver: &mut Driver<'_>,
@@ -260,6 +264,10 @@ fn too_small(e: SubmitError) -> Option<usize> {
 
 /// Encodes with `f` into `buf`, growing it to what `f` says it needs (`Err(Some(required))`)
 /// and trying again; `None` when it failed for another reason.
+// Not inlined in abort builds (the size profiles): the retry loop and its `resize` stay one
+// out-of-line copy per closure rather than being pasted into each caller (-128 B stable with
+// `call` out of line). See `App::act` for unwind builds.
+#[cfg_attr(panic = "abort", inline(never))]
 pub fn encode<T>(
     buf: &mut Vec<u8>,
     mut f: impl FnMut(&mut [u8]) -> Result<T, Option<usize>>,
@@ -383,6 +391,10 @@ pub enum Outcome {
 /// Calls `handler` on the event `buf.event[event]` with `ctx`, on this thread: panics are
 /// caught (unwind builds) and reported as `Handler.Panic`, `_X_AMZN_TRACE_ID` is set when
 /// `set_trace`, and the answer is left in `buf` (or streamed, given `stream`).
+// Not inlined in abort builds (the size profiles): pasted into `App::invoke` it made the
+// serve function ~800 B larger on stable (LLVM duplicated the handler's paths). See `App::act`
+// for unwind builds.
+#[cfg_attr(panic = "abort", inline(never))]
 pub fn call<H: Handler>(
     handler: &H,
     ctx: &Context,
