@@ -90,10 +90,8 @@ impl<H: Handler> App<H> {
 
     /// Carries out any action but [`Action::Invoke`]. `out` is lane 0's output buffer (an init
     /// failure is encoded into it). `Some(code)` when the process is to exit with it.
-    // Not inlined in abort builds (the size profiles): once out of line it is one copy the
-    // event loop calls (-288 B stable). Left to LLVM in unwind builds, whose per-invocation
-    // instructions the out-of-line trio cost ~230.
-    #[cfg_attr(panic = "abort", inline(never))]
+    // Not inlined: once out of line it is one copy the event loop calls (-288 B stable).
+    #[inline(never)]
     pub fn act(
         &mut self,
         driver: &mut Driver<'_>,
@@ -264,10 +262,9 @@ fn too_small(e: SubmitError) -> Option<usize> {
 
 /// Encodes with `f` into `buf`, growing it to what `f` says it needs (`Err(Some(required))`)
 /// and trying again; `None` when it failed for another reason.
-// Not inlined in abort builds (the size profiles): the retry loop and its `resize` stay one
-// out-of-line copy per closure rather than being pasted into each caller (-128 B stable with
-// `call` out of line). See `App::act` for unwind builds.
-#[cfg_attr(panic = "abort", inline(never))]
+// Not inlined: the retry loop and its `resize` stay one out-of-line copy per closure rather
+// than being pasted into each caller (-128 B stable with `call` out of line).
+#[inline(never)]
 pub fn encode<T>(
     buf: &mut Vec<u8>,
     mut f: impl FnMut(&mut [u8]) -> Result<T, Option<usize>>,
@@ -391,10 +388,9 @@ pub enum Outcome {
 /// Calls `handler` on the event `buf.event[event]` with `ctx`, on this thread: panics are
 /// caught (unwind builds) and reported as `Handler.Panic`, `_X_AMZN_TRACE_ID` is set when
 /// `set_trace`, and the answer is left in `buf` (or streamed, given `stream`).
-// Not inlined in abort builds (the size profiles): pasted into `App::invoke` it made the
-// serve function ~800 B larger on stable (LLVM duplicated the handler's paths). See `App::act`
-// for unwind builds.
-#[cfg_attr(panic = "abort", inline(never))]
+// Not inlined: pasted into `App::invoke` it made the serve function ~800 B larger on stable
+// (LLVM duplicated the handler's paths); one call per invocation costs nothing that counts.
+#[inline(never)]
 pub fn call<H: Handler>(
     handler: &H,
     ctx: &Context,
