@@ -426,12 +426,12 @@ fn miss_note(key: &str, f: &Floors) -> String {
                 _ => String::new(),
             };
             let default = if key == "size-rs" {
-                "With default features serde_json (for the ecosystem's event types) and the worker pool add ~50 KB to the lean build; what follows is the lean build's share. "
+                "With default features serde_json (for the ecosystem's event types) and the worker pool add ~34 KB to the lean build; what follows is the lean build's share. "
             } else {
                 ""
             };
             format!(
-                "{default}{over}Measured on a release-size-syms build (nm, symbols in the hello and not in the bare loop: ~58 KB; unwind tables 28.6 KB against the bare loop's 17.0 KB): the event loop with the driver calls and the typed JSON path inlined into it (`RuntimeOn::serve`, 20.7 KB, 2.9 KB of it unwind info), the `/next` handling (`Driver::input` and its header decoding 6.2 KB, `Decoder::step` 2.9 KB, `read_head` 2.7 KB), `transport::connect` 1.8 KB (std's resolver path), the panic-report hook 1.1 KB. Trial builds without a feature: all logging ~11 KB, typed JSON through serde-json-core ~8 KB, the panic report 3.5 KB. Closing the gap takes an own JSON reader and writer for typed events and a leaner logger; rounds of small cuts (errno checks, no OnceLock or PartialEq in the binary, panic-free byte moves) gave 2-4 KB each"
+                "{default}{over}Measured on a release-size-syms build (nm, symbols in the hello and not in the bare loop, 2026-12-01): the event loop with the driver calls inlined into it (`RuntimeOn::serve`, ~15 KB), the handler call and the request encoding kept out of line (`transport::call` 3.5 KB, `transport::encode` 3.3 KB: inlined, LLVM pasted them into the loop more than once), the `/next` handling (`Decoder::drive` 3.0 KB, `Driver::input` 2.7 KB + 1.9 KB, `read_head` 2.7 KB with httparse inlined), logging (`log::write` 1.2 KB, the timestamp 0.6 KB), the abort-build panic report 1.0 KB, typed JSON through serde-json-core ~2 KB; unwind tables ~11 KB over the bare loop's. Three rounds of cuts on 2026-12-01 took 17.5 KB out (getaddrinfo instead of std's resolver 5 KB, panic locations and non-zero thread-local images, in-place decoding, packed tables, one decoder drive); what is left are tens of bytes an idea, or trades against the per-invocation instructions (one measured: -112 B for +110 instructions, not taken)"
             )
         }
         "size-nightly-lean" | "size-nightly" => {
@@ -444,7 +444,7 @@ fn miss_note(key: &str, f: &Floors) -> String {
                 _ => String::new(),
             };
             format!(
-                "no std backtrace printer here (the abort-build panic hook is compiled out under -Cpanic=immediate-abort, which runs no hook), so what is left is lamina's own code and the std it pulls in beyond a bare loop{floor}: the same items as the release-size row (event loop, `/next` decoding, logging ~11 KB, typed JSON ~8 KB), which is where the last ~20 KB must come from"
+                "no std backtrace printer here (the abort-build panic hook is compiled out under -Cpanic=immediate-abort, which runs no hook), so what is left is lamina's own code and the std it pulls in beyond a bare loop{floor}: the same items as the release-size row; the largest lead left is std's `io::Error` Display (~1.2 KB with what it drags in), reached by four log lines"
             )
         }
         "instr-hello" => "profile the warm loop (callgrind's per-function output stays in target/lamina-bench/logs) and cut the hot spots".into(),
