@@ -104,6 +104,25 @@ pub enum Notice {
     ShuttingDown,
 }
 
+/// The variants that carry the invocation's id, in one place for [`Notice::request_id`] and
+/// [`Notice::request_id_mut`] (the match binds by reference or by mutable reference as `$n` is).
+macro_rules! request_id_of {
+    ($n:expr) => {
+        match $n {
+            Notice::Warnings { request_id, .. }
+            | Notice::InvalidInvocation { request_id, .. }
+            | Notice::Refused { request_id, .. }
+            | Notice::TimedOut { request_id }
+            | Notice::TooLarge { request_id }
+            | Notice::ResponseOverMax { request_id, .. }
+            | Notice::ReplyUnreadable { request_id, .. }
+            | Notice::ReplyTimedOut { request_id, .. }
+            | Notice::AnswerLost { request_id } => Some(request_id),
+            _ => None,
+        }
+    };
+}
+
 impl Notice {
     /// The level to log it at.
     pub fn level(&self) -> LogLevel {
@@ -115,36 +134,12 @@ impl Notice {
 
     /// The invocation it is about, if any.
     pub fn request_id(&self) -> Option<&Id> {
-        match self {
-            Notice::Warnings { request_id, .. }
-            | Notice::InvalidInvocation { request_id, .. }
-            | Notice::Refused { request_id, .. }
-            | Notice::TimedOut { request_id }
-            | Notice::TooLarge { request_id }
-            | Notice::ResponseOverMax { request_id, .. }
-            | Notice::ReplyUnreadable { request_id, .. }
-            | Notice::ReplyTimedOut { request_id, .. }
-            | Notice::AnswerLost { request_id } => Some(request_id),
-            _ => None,
-        }
+        request_id_of!(self)
     }
-}
 
-impl Notice {
     /// The invocation's id, for the driver to fill in.
     pub(crate) fn request_id_mut(&mut self) -> Option<&mut Id> {
-        match self {
-            Notice::Warnings { request_id, .. }
-            | Notice::InvalidInvocation { request_id, .. }
-            | Notice::Refused { request_id, .. }
-            | Notice::TimedOut { request_id }
-            | Notice::TooLarge { request_id }
-            | Notice::ResponseOverMax { request_id, .. }
-            | Notice::ReplyUnreadable { request_id, .. }
-            | Notice::ReplyTimedOut { request_id, .. }
-            | Notice::AnswerLost { request_id } => Some(request_id),
-            _ => None,
-        }
+        request_id_of!(self)
     }
 }
 
