@@ -151,16 +151,16 @@ pub(crate) fn response_head_of_checked(
     let mut w = Writer::new(out);
     // Pieces written one by one (not through `start`'s list): the fixed ones are then copied
     // without a call, on a path taken with every answer.
-    w.put_inline(ep.post_invocation());
-    w.put_inline(request_id.as_bytes());
-    w.put_inline(b"/response");
-    w.put_inline(ep.line_end());
+    w.put(ep.post_invocation());
+    w.put(request_id.as_bytes());
+    w.put(b"/response");
+    w.put(ep.line_end());
     invocation_id_header(&mut w, invocation_id);
-    w.put_inline(b"Content-Type: ");
-    w.put_inline(content_type.as_bytes());
-    w.put_inline(b"\r\nContent-Length: ");
+    w.put(b"Content-Type: ");
+    w.put(content_type.as_bytes());
+    w.put(b"\r\nContent-Length: ");
     w.dec(body_len);
-    w.put_inline(b"\r\n\r\n");
+    w.put(b"\r\n\r\n");
     w.finish()
 }
 

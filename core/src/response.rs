@@ -654,6 +654,7 @@ fn finished(r: Result<Status, DecodeError>) -> Result<Option<Message>, DecodeErr
 /// the whole head. Empty lines before the status line are skipped, as httparse skips them (the
 /// whole head parsed at once and the head found in pieces must agree): their line ends do not
 /// end the head.
+#[inline(never)]
 fn find_head_end(buf: &[u8], start: usize, scanned: usize) -> Option<usize> {
     let mut first = start;
     loop {

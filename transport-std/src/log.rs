@@ -76,6 +76,8 @@ pub fn set_request_id(id: &Id) {
 }
 
 /// Detaches the request id from this thread's lines.
+// Out of line: 32 bytes less of the size build than pasted where each invocation ends.
+#[inline(never)]
 pub fn clear_request_id() {
     REQUEST_ID.with(|r| {
         if let Ok(mut r) = r.try_borrow_mut() {
