@@ -831,7 +831,7 @@ fn warm(
     let null_p50_us = median(&mut null_lat);
     if let Some(p50) = null_p50_us.filter(|&p| p > 20.0) {
         notes.push(format!(
-            "The null client's median latency was {p50:.0} µs (it is 2–3 µs when this machine is busy). On this VM a thread woken on an idle, halted vCPU waits tens of µs (up to ~100 µs), and every invocation wakes the server and the runtime in turn: with the machine idle, warm throughput measures wake-up latency more than the runtimes (lamina-server driving lamina's hello went from 3,300/s to 6,200/s here when a niced busy loop kept one vCPU awake). Compare the ratios, which hold in both regimes, more than the absolute rates."
+            "The null client's median latency was {p50:.0} µs (1–3 µs when a vCPU is kept busy). On this VM a thread woken on an idle, halted vCPU waits tens of µs (up to ~100 µs), and every invocation wakes the server and the runtime in turn: with the machine idle, warm throughput measures wake-up latency more than the runtimes (lamina-server driving lamina's hello went from 3,300/s to 6,200/s here when a niced busy loop kept one vCPU awake). The share of the null client depends on the regime too: with a vCPU kept awake a round trip is ~15 µs and the runtimes' own few µs of work show (README, Performance)."
         ));
     }
     let null_ips = fig(3, |w| w.per_sec);
